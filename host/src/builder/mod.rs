@@ -1,0 +1,97 @@
+//! `routelet build`: route files → one generated Cargo workspace → components → a dist folder.
+
+mod cargo;
+mod output;
+mod route_file;
+mod toolchain;
+mod workspace;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use routelet_router::pattern_from_page_path;
+
+pub use output::BuildReport;
+
+use crate::dist::{page_path_of, route_table, slash_path};
+
+/// What `routelet build` was asked to do.
+pub struct BuildOptions {
+    /// The app folder.
+    pub app: PathBuf,
+    /// The dist folder to write.
+    pub out: PathBuf,
+    /// Optimised components (the default) or quick debug builds.
+    pub release: bool,
+    /// The generated workspace's Cargo target folder.
+    pub target_dir: Option<PathBuf>,
+}
+
+/// One route file found under `APP/pages`.
+#[derive(Debug, Clone)]
+pub struct RouteSource {
+    /// `pages/api/users/[id].rs`, relative to the app, `/`-separated: what messages name.
+    pub relative: String,
+    /// Absolute path, for the generated crate's `#[path]`.
+    pub path: PathBuf,
+    /// Whether the file declares `pub const CONFIG` (or `static`).
+    pub has_config: bool,
+}
+
+/// Builds the app: validate the layout, compile every route, write the dist folder atomically.
+pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
+    let started = Instant::now();
+    let app = options
+        .app
+        .canonicalize()
+        .with_context(|| format!("app folder {} does not exist", options.app.display()))?;
+    let pages = app.join("pages");
+    if !pages.is_dir() {
+        bail!(
+            "{} has no pages/ folder: put route files in pages/api/, e.g. pages/api/hello.rs",
+            options.app.display()
+        );
+    }
+
+    let mut sources = Vec::new();
+    for entry in walkdir::WalkDir::new(&pages).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("reading {}", pages.display()))?;
+        if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let relative = slash_path(entry.path().strip_prefix(&app).expect("below app"))?;
+        let page_path = page_path_of(entry.path(), &pages)?;
+        let text = std::fs::read_to_string(entry.path())
+            .with_context(|| format!("reading route file {relative}"))?;
+        let has_config = route_file::inspect(&text)
+            .with_context(|| format!("route file {relative}"))?
+            .has_config;
+        sources.push((
+            pattern_from_page_path(&page_path),
+            RouteSource {
+                relative,
+                path: entry.path().to_path_buf(),
+                has_config,
+            },
+        ));
+    }
+    if sources.is_empty() {
+        bail!(
+            "{} has no route files: add one, e.g. pages/api/hello.rs",
+            pages.display()
+        );
+    }
+    let table = route_table(sources, |s: &RouteSource| s.relative.clone())
+        .with_context(|| format!("invalid route layout in {}", pages.display()))?;
+
+    toolchain::ensure_wasm_target()?;
+    let workspace = workspace::generate(&app, &table)?;
+    let target_dir = match &options.target_dir {
+        Some(dir) => std::path::absolute(dir)?,
+        None => app.join(".routelet").join("target"),
+    };
+    let artifacts = cargo::build(&workspace, &target_dir, options.release)?;
+    let report = output::write_dist(&app, &options.out, &table, &workspace, &artifacts)?;
+    Ok(report.finished(started.elapsed()))
+}

@@ -1,0 +1,158 @@
+//! Writing the dist folder, all at once: a failed build never leaves a half-written dist.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use routelet_router::RouteTable;
+
+use super::RouteSource;
+use super::cargo::Artifacts;
+use super::workspace::Workspace;
+use crate::dist::{MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
+
+/// What a build wrote, for the summary table.
+pub struct BuildReport {
+    out: std::path::PathBuf,
+    manifest: Manifest,
+    public_files: usize,
+    elapsed: Duration,
+}
+
+/// Copies the components and public files into a fresh folder, then swaps it in for `out`.
+pub fn write_dist(
+    app: &Path,
+    out: &Path,
+    table: &RouteTable<RouteSource>,
+    workspace: &Workspace,
+    artifacts: &Artifacts,
+) -> anyhow::Result<BuildReport> {
+    let out = std::path::absolute(out)?;
+    if out.exists() && !out.join(MANIFEST_FILE).is_file() && !is_empty_dir(&out) {
+        bail!(
+            "refusing to replace {}: it is not empty and has no {MANIFEST_FILE}, so it is not a \
+             dist folder written by routelet build",
+            out.display()
+        );
+    }
+    let name = out
+        .file_name()
+        .context("the output folder needs a name")?
+        .to_string_lossy();
+    let staging = out.with_file_name(format!(".{name}.routelet-staging"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+
+    let mut routes = Vec::new();
+    for (krate, (route, _)) in workspace.crates.iter().zip(table.iter()) {
+        debug_assert_eq!(krate.pattern, route.pattern());
+        let built = &artifacts[&krate.package];
+        let file = format!("{}.wasm", krate.source.relative.trim_end_matches(".rs"));
+        let target = staging.join(&file);
+        std::fs::create_dir_all(target.parent().expect("has a parent"))?;
+        let bytes = std::fs::read(built).with_context(|| format!("reading {}", built.display()))?;
+        std::fs::write(&target, &bytes).with_context(|| format!("writing {}", target.display()))?;
+        routes.push(ManifestRoute {
+            pattern: krate.pattern.clone(),
+            file,
+            source: krate.source.relative.clone(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+        });
+    }
+    let public_files = copy_public(&app.join("public"), &staging.join("public"))?;
+    let mut id_input = String::new();
+    for route in &routes {
+        id_input.push_str(&format!("{} {}\n", route.file, route.sha256));
+    }
+    let manifest = Manifest {
+        build_id: sha256_hex(id_input.as_bytes())[..16].to_owned(),
+        routes,
+    };
+    std::fs::write(
+        staging.join(MANIFEST_FILE),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+
+    // Swap: the old dist stays whole until the new one is complete.
+    let retired = out.with_file_name(format!(".{name}.routelet-old"));
+    if retired.exists() {
+        std::fs::remove_dir_all(&retired)?;
+    }
+    if out.exists() {
+        std::fs::rename(&out, &retired)
+            .with_context(|| format!("moving {} aside", out.display()))?;
+    }
+    std::fs::rename(&staging, &out)
+        .with_context(|| format!("moving the new dist to {}", out.display()))?;
+    if retired.exists() {
+        std::fs::remove_dir_all(&retired)?;
+    }
+    Ok(BuildReport {
+        out,
+        manifest,
+        public_files,
+        elapsed: Duration::ZERO,
+    })
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+fn copy_public(from: &Path, to: &Path) -> anyhow::Result<usize> {
+    let mut count = 0;
+    if !from.is_dir() {
+        return Ok(0);
+    }
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let target = to.join(entry.path().strip_prefix(from).expect("below from"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target)?;
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+impl BuildReport {
+    /// Records how long the whole build took.
+    pub fn finished(mut self, elapsed: Duration) -> Self {
+        self.elapsed = elapsed;
+        self
+    }
+
+    /// Prints the route table the way `next build` prints its pages.
+    pub fn print(&self) {
+        let width = self
+            .manifest
+            .routes
+            .iter()
+            .map(|r| r.pattern.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        println!("{:<width$}  {:>9}  {}", "Route", "Size", "File");
+        for route in &self.manifest.routes {
+            println!(
+                "{:<width$}  {:>9}  {}",
+                route.pattern,
+                format!("{:.1} kB", route.size as f64 / 1000.0),
+                route.file
+            );
+        }
+        println!(
+            "\nbuilt {} routes and copied {} public files into {} in {:.1?} (build id {})",
+            self.manifest.routes.len(),
+            self.public_files,
+            self.out.display(),
+            self.elapsed,
+            self.manifest.build_id
+        );
+    }
+}

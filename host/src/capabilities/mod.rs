@@ -1,0 +1,4 @@
+//! Host capabilities a guest may import, one module each: its WIT binding, its state and its tests.
+
+pub mod outbound_http;
+pub mod route_context;

@@ -1,0 +1,22 @@
+//! `routelet`: build Next.js-style API routes into wasm components and serve them.
+
+mod builder;
+mod capabilities;
+mod cli;
+mod dist;
+mod runtime;
+mod server;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_logging(cli.verbose);
+    match cli.run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

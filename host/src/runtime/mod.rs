@@ -1,0 +1,9 @@
+//! The wasm runtime, in its three lifetimes: the engine and linker once per process
+//! ([`engine`]), compiled and pre-instantiated routes once per deploy ([`component`]), and a
+//! store per request ([`request`]).
+
+pub mod component;
+pub mod engine;
+mod guest_log;
+pub mod limits;
+pub mod request;

@@ -1,0 +1,194 @@
+//! One request's store, and running a route's handler in it under the guest limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hyper::body::Incoming;
+use routelet_router::Params;
+use tokio::sync::oneshot;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::component::LoadedRoute;
+use super::engine::Runtime;
+use super::guest_log::{GuestOutput, Stream};
+use super::limits::MemoryLimiter;
+use crate::capabilities::outbound_http::DenyAll;
+use crate::capabilities::route_context::RouteContext;
+
+/// The data of one request's `Store`: WASI with nothing granted, wasi:http, and our context.
+pub struct RequestState {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: DenyAll,
+    limiter: MemoryLimiter,
+    /// Read by the `routelet:route/context` import.
+    pub route: RouteContext,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// Why a guest produced no usable response; each maps to a status and a log line.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestFailure {
+    /// The request could not be handed to the guest (HTTP 400).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Every instance slot is in use (HTTP 503).
+    #[error("no instance slot free: {0}")]
+    Busy(String),
+    /// The guest ran past the time limit (HTTP 504).
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The guest trapped; `memory_limit` says it was refused memory first (HTTP 500).
+    #[error("{}{message}", if *.memory_limit { "memory limit reached: " } else { "" })]
+    Trap { message: String, memory_limit: bool },
+    /// The guest returned without setting a response (HTTP 500).
+    #[error("the guest returned without sending a response")]
+    NoResponse,
+    /// The guest answered with a wasi:http error code instead of a response (HTTP 500).
+    #[error("the guest answered with error code {0:?}")]
+    ErrorCode(ErrorCode),
+}
+
+impl GuestFailure {
+    /// The HTTP status the client gets for this failure.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            GuestFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GuestFailure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GuestFailure::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Runs `route` for one request in a fresh instance and returns its response once it starts.
+///
+/// The body keeps streaming from the guest after this returns. Failures are logged here, once,
+/// with the route and request id, whether or not the response had already started.
+pub async fn run(
+    runtime: &Runtime,
+    route: &LoadedRoute,
+    params: Params,
+    request_id: Arc<str>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
+    let memory_hit = Arc::new(AtomicBool::new(false));
+    let wasi = WasiCtx::builder()
+        .stdout(GuestOutput::new(
+            route.pattern.clone(),
+            request_id.clone(),
+            Stream::Stdout,
+        ))
+        .stderr(GuestOutput::new(
+            route.pattern.clone(),
+            request_id.clone(),
+            Stream::Stderr,
+        ))
+        .build();
+    let state = RequestState {
+        table: ResourceTable::new(),
+        wasi,
+        http: WasiHttpCtx::new(),
+        outbound: DenyAll {
+            route: route.pattern.clone(),
+        },
+        limiter: MemoryLimiter::new(runtime.limits.memory_bytes, memory_hit.clone()),
+        route: RouteContext::new(route.pattern.clone(), params),
+    };
+    let mut store = Store::new(&runtime.engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+
+    let (sender, receiver) = oneshot::channel();
+    let incoming = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, request)
+        .map_err(|e| GuestFailure::BadRequest(e.to_string()))?;
+    let outparam = store
+        .data_mut()
+        .http()
+        .new_response_outparam(sender)
+        .map_err(|e| GuestFailure::BadRequest(e.to_string()))?;
+
+    let pre = route.pre.clone();
+    let timeout = runtime.limits.timeout;
+    let pattern = route.pattern.clone();
+    let task = tokio::spawn(async move {
+        let call = async {
+            let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
+                if e.is::<wasmtime::PoolConcurrencyLimitError>() {
+                    GuestFailure::Busy(e.to_string())
+                } else {
+                    trap(e, &memory_hit)
+                }
+            })?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+                .map_err(|e| trap(e, &memory_hit))
+        };
+        let outcome = match tokio::time::timeout(timeout, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(GuestFailure::Timeout(timeout)),
+        };
+        if let Err(failure) = &outcome {
+            tracing::error!(request_id = %request_id, "route {pattern} failed: {failure}");
+        }
+        outcome
+    });
+
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => {
+            tracing::error!(route = %route.pattern, "guest answered with error code {code:?}");
+            Err(GuestFailure::ErrorCode(code))
+        }
+        Err(_) => match task.await {
+            Ok(Ok(())) => {
+                tracing::error!(route = %route.pattern, "guest returned without a response");
+                Err(GuestFailure::NoResponse)
+            }
+            Ok(Err(failure)) => Err(failure),
+            Err(join) => Err(GuestFailure::Trap {
+                message: join.to_string(),
+                memory_limit: false,
+            }),
+        },
+    }
+}
+
+fn trap(error: wasmtime::Error, memory_hit: &AtomicBool) -> GuestFailure {
+    let error = anyhow::Error::from(error);
+    GuestFailure::Trap {
+        message: format!("{error:#}"),
+        memory_limit: memory_hit.load(Ordering::Relaxed),
+    }
+}

@@ -1,0 +1,48 @@
+//! Responses the host writes itself: errors, redirects and files.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The body type every response shares, guest-made or host-made.
+pub type Body = HyperOutgoingBody;
+
+/// A whole body from bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// No body at all.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A short plain-text response; internal details never go in `message`.
+pub fn text(status: StatusCode, message: &str) -> hyper::Response<Body> {
+    let mut response = hyper::Response::new(full(message.to_owned()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The 308 Next.js sends to a path's clean form.
+pub fn permanent_redirect(location: &str) -> hyper::Response<Body> {
+    let mut response = text(StatusCode::PERMANENT_REDIRECT, location);
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            response.headers_mut().insert(header::LOCATION, value);
+            // Next.js also sends Refresh for clients that ignore 308.
+            if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={location}")) {
+                response.headers_mut().insert(header::REFRESH, refresh);
+            }
+            response
+        }
+        Err(_) => text(StatusCode::BAD_REQUEST, "Bad Request"),
+    }
+}

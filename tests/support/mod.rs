@@ -1,0 +1,265 @@
+//! Test support: the real `routelet` binary, real apps, a real host on loopback.
+//!
+//! Everything here drives the same binary a user runs; nothing is mocked.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// The Cargo target folder this test run uses.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A scratch folder for this test binary, emptied at first use.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = target_dir().join("e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a scratch folder");
+    dir
+}
+
+/// The `routelet` binary cargo built for this test run.
+pub fn routelet() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_routelet"))
+}
+
+/// Runs `routelet ARGS` to completion.
+pub fn run_routelet(args: &[&str]) -> Output {
+    Command::new(routelet())
+        .args(args)
+        .env("ROUTELET_TARGET_DIR", wasm_target_dir())
+        .output()
+        .expect("running routelet")
+}
+
+/// One Cargo target folder for every app the tests build, so the SDK compiles once.
+pub fn wasm_target_dir() -> PathBuf {
+    target_dir().join("routelet-wasm")
+}
+
+/// Builds `examples/NAME` with `routelet build` (once per test binary) and returns its dist.
+pub fn example_dist(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dist) = built.get(name) {
+        return dist.clone();
+    }
+    let app = repo_root().join("examples").join(name);
+    let dist = target_dir().join("e2e").join(format!("{name}-dist"));
+    let output = run_routelet(&[
+        "build",
+        app.to_str().unwrap(),
+        "--out",
+        dist.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "routelet build examples/{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    built.insert(name.to_owned(), dist.clone());
+    dist
+}
+
+/// A running `routelet serve`, stopped (SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Everything it logged so far.
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `routelet serve DIST --listen 127.0.0.1:0` and waits for its URL.
+    pub fn start(dist: &Path) -> Server {
+        Self::try_start(dist).unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// Like [`Server::start`], but returns the host's output when it does not come up.
+    pub fn try_start(dist: &Path) -> Result<Server, String> {
+        let mut child = Command::new(routelet())
+            .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting routelet serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    if let Some(url) = line.split("http://").nth(1) {
+                        let addr = url.split_whitespace().next().unwrap().parse().unwrap();
+                        return Ok(Server { child, addr, log });
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        std::thread::sleep(Duration::from_millis(200));
+                        return Err(format!(
+                            "routelet serve exited with {status}:\n{}",
+                            log.lock().unwrap()
+                        ));
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().expect("waiting for routelet");
+                    std::thread::sleep(Duration::from_millis(200));
+                    return Err(format!(
+                        "routelet serve exited with {status}:\n{}",
+                        log.lock().unwrap()
+                    ));
+                }
+            }
+        }
+        let _ = child.kill();
+        Err(format!(
+            "routelet serve did not print its URL in time:\n{}",
+            log.lock().unwrap()
+        ))
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// What the host has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("routelet serve did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP/1.1 client that does not follow redirects, so tests see the 308s.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Builds a standalone crate for wasm32-wasip2 with plain cargo and returns its component.
+pub fn build_plain_component(crate_dir: &Path, lib_name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = wasm_target_dir();
+    let output = Command::new(cargo)
+        .current_dir(crate_dir)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("running cargo");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    target
+        .join("wasm32-wasip2/release")
+        .join(format!("{lib_name}.wasm"))
+}
+
+/// Copies a folder tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Sends raw bytes over HTTP/1.1 and returns the whole answer, for requests a client library
+/// would tidy up first (backslashes, bad framing).
+pub fn raw_request(addr: SocketAddr, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).expect("sending");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
