@@ -346,9 +346,27 @@ fn duplicate_pages_are_refused_naming_both_files() {
 }
 
 #[test]
-fn sigterm_stops_the_host_cleanly() {
+fn sigterm_lets_in_flight_requests_finish_then_stops_cleanly() {
     let mut server = Server::start(&hand_made_dist("plain-sigterm"));
+    let url = server.url("/api/plain?sleep_ms=1500");
+    let in_flight = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let response = client().get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        })
+    });
+    assert!(
+        server.wait_for_log("sleep_ms=1500"),
+        "the request never reached the guest"
+    );
     let status = server.terminate();
+    let (code, body) = in_flight.join().unwrap();
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert!(body.contains("plain: /api/plain?sleep_ms=1500"), "{body}");
     assert!(status.success(), "exit status {status}");
     assert!(server.wait_for_log("stopped cleanly"), "{}", server.log());
 }
