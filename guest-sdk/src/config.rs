@@ -151,9 +151,7 @@ pub(crate) const fn parse_size(text: &str) -> Option<u64> {
 
     // Unit.
     let rest = len - i;
-    let unit: u128 = if rest == 0 {
-        1
-    } else if rest == 1 && (bytes[i] | 0x20) == b'b' {
+    let unit: u128 = if rest == 0 || (rest == 1 && (bytes[i] | 0x20) == b'b') {
         1
     } else if rest == 2 && (bytes[i + 1] | 0x20) == b'b' {
         match bytes[i] | 0x20 {
@@ -202,7 +200,18 @@ mod tests {
     #[test]
     fn non_sizes_are_refused() {
         for bad in [
-            "", "mb", "-1mb", "+1mb", "1.mb", ".5mb", "1mbb", "1 megs", "1kib", "1mb ", " 1mb", "1e3",
+            "",
+            "mb",
+            "-1mb",
+            "+1mb",
+            "1.mb",
+            ".5mb",
+            "1mbb",
+            "1 megs",
+            "1kib",
+            "1mb ",
+            " 1mb",
+            "1e3",
             "99999999999999999999999",
         ] {
             assert_eq!(parse_size(bad), None, "{bad:?}");

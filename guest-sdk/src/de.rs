@@ -45,11 +45,15 @@ struct Entries<'de> {
 impl<'de> MapAccess<'de> for Entries<'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.value = Some(value);
-                seed.deserialize(BorrowedStrDeserializer::new(key)).map(Some)
+                seed.deserialize(BorrowedStrDeserializer::new(key))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -181,7 +185,11 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
         visitor.visit_seq(self.items())
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         visitor.visit_seq(self.items())
     }
 
@@ -207,8 +215,14 @@ struct Items<'de> {
 impl<'de> SeqAccess<'de> for Items<'de> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
-        let next = self.one.take().or_else(|| self.rest.next().map(String::as_str));
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
+        let next = self
+            .one
+            .take()
+            .or_else(|| self.rest.next().map(String::as_str));
         match next {
             Some(text) => seed.deserialize(ValueDeserializer::One(text)).map(Some),
             None => Ok(None),
@@ -278,13 +292,24 @@ mod tests {
         }
         let err = Query::parse("page=x").deserialize::<P>().unwrap_err();
         assert_eq!(err.status(), 400);
-        assert!(err.message().starts_with("Invalid query: invalid value: string \"x\""), "{}", err.message());
+        assert!(
+            err.message()
+                .starts_with("Invalid query: invalid value: string \"x\""),
+            "{}",
+            err.message()
+        );
 
-        let err = Query::parse("page=1&page=2").deserialize::<P>().unwrap_err();
+        let err = Query::parse("page=1&page=2")
+            .deserialize::<P>()
+            .unwrap_err();
         assert!(err.message().contains("single value"), "{}", err.message());
 
         let err = Query::parse("other=1").deserialize::<P>().unwrap_err();
-        assert!(err.message().contains("missing field `page`"), "{}", err.message());
+        assert!(
+            err.message().contains("missing field `page`"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]

@@ -1,1 +1,125 @@
+//! Write Next.js-style API routes in Rust; each route file compiles to a `wasi:http` component.
+//!
+//! A route file under `pages/api/` is its URL, as in Next.js: `pages/api/users/[id].rs` answers
+//! `/api/users/42`. The file declares one function, `handler`, that takes the [`Request`] and
+//! returns anything that is [`IntoResponse`], usually [`Result`]`<`[`Response`]`>`:
+//!
+//! ```
+//! // pages/api/users/[id].rs
+//! use routelet_sdk::{Error, Request, Response, Result};
+//!
+//! pub fn handler(req: Request) -> Result {
+//!     if req.method() != "GET" {
+//!         return Err(Error::method_not_allowed(&["GET"]));
+//!     }
+//!     let id = req.param("id").unwrap_or_default();
+//!     Ok(Response::json(&serde_json::json!({ "id": id, "query": req.query() })))
+//! }
+//!
+//! // What `routelet build` generates around the file; you never write this part.
+//! routelet_sdk::export_route!(handler);
+//!
+//! // A handler is a plain function, so it can be tested natively with `cargo test`:
+//! # fn main() {
+//! let req = Request::builder()
+//!     .url("/api/users/42?tab=posts")
+//!     .param("id", "42")
+//!     .build()
+//!     .unwrap();
+//! let res = handler(req).unwrap();
+//! assert_eq!(res.status_code(), 200);
+//! assert_eq!(
+//!     res.into_body_bytes().unwrap(),
+//!     br#"{"id":"42","query":{"id":"42","tab":"posts"}}"#
+//! );
+//! # }
+//! ```
+//!
+//! # What Next.js does, and so does this
+//!
+//! - [`Request::query`] is the query string parsed like Node's `querystring` with the route
+//!   params laid over it; [`Request::query_as`] reads it into your own type.
+//! - The body is read and parsed by content type before the handler runs
+//!   ([`Request::body`], [`Request::json`], [`Request::form`]): over the limit (default `1mb`)
+//!   is `413 Body exceeded 1mb limit`, invalid JSON is `400 Invalid JSON`, and the handler never
+//!   sees either. A route changes that with `pub const CONFIG: Config = ...` ([`Config`]).
+//! - [`Response::json`] sets the JSON content type, [`Response::redirect`] is a 307, an
+//!   [`Error`] is its status and message, and there is no automatic 405: the handler decides.
+//! - A handler that panics traps the component; the host answers 500 and keeps serving.
+//!
+//! # The pieces
+//!
+//! - Reading the request: [`Request`] (method, headers, [`Query`], params, cookies).
+//! - Consuming the body: [`Body`], or [`BodyReader`] to stream it when [`Config::body_parser`]
+//!   is off.
+//! - Answering: [`Response`], [`Cookie`], and [`IntoResponse`] for whatever a handler returns.
+//! - Wiring: [`export_route!`] turns the handler into the component's `wasi:http` export and
+//!   fetches the route context (matched pattern, params) from the host through the
+//!   `routelet:route/context` import, so no client can forge it with headers.
 
+#![deny(missing_docs)]
+
+mod bindings;
+mod body;
+mod config;
+mod cookie;
+mod de;
+mod error;
+mod headers;
+mod query;
+mod request;
+mod response;
+mod runtime;
+
+pub use body::{Body, BodyReader};
+pub use config::Config;
+pub use cookie::{Cookie, SameSite};
+pub use error::{Error, Result};
+pub use headers::Headers;
+pub use query::{Query, QueryValue};
+pub use request::{Request, RequestBuilder};
+pub use response::{IntoResponse, Response};
+
+/// Makes this crate a route component: exports `wasi:http/incoming-handler` and calls
+/// `handler` for every request, with the route's [`Config`] if one is given.
+///
+/// `routelet build` writes this line for you, one crate per route file:
+///
+/// ```ignore
+/// #[path = "/path/to/app/pages/api/upload.rs"]
+/// mod route;
+/// routelet_sdk::export_route!(route::handler);               // no CONFIG in the file
+/// routelet_sdk::export_route!(route::handler, route::CONFIG); // with `pub const CONFIG`
+/// ```
+///
+/// `handler` is any `fn(Request) -> impl IntoResponse`. Use the macro once per crate.
+#[macro_export]
+macro_rules! export_route {
+    ($handler:path $(,)?) => {
+        $crate::export_route!($handler, $crate::Config::DEFAULT);
+    };
+    ($handler:path, $config:path $(,)?) => {
+        #[doc(hidden)]
+        struct __RouteletRoute;
+
+        impl $crate::__private::Guest for __RouteletRoute {
+            fn handle(
+                request: $crate::__private::IncomingRequest,
+                response_out: $crate::__private::ResponseOutparam,
+            ) {
+                $crate::__private::serve(request, response_out, &$config, $handler)
+            }
+        }
+
+        $crate::__private::export_proxy!(__RouteletRoute);
+    };
+}
+
+/// What [`export_route!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::runtime::serve;
+    pub use wasi::exports::http::incoming_handler::Guest;
+    pub use wasi::http::proxy::export as export_proxy;
+    pub use wasi::http::types::{IncomingRequest, ResponseOutparam};
+}

@@ -217,7 +217,7 @@ impl Query {
     /// use routelet_sdk::Query;
     /// use serde::Deserialize;
     ///
-    /// #[derive(Deserialize)]
+    /// #[derive(Debug, Deserialize)]
     /// struct Page { page: u32, tag: Vec<String>, q: Option<String> }
     ///
     /// let page: Page = Query::parse("page=3&tag=rust").deserialize().unwrap();
@@ -306,7 +306,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("a".into(), QueryValue::Multiple(vec!["1".into(), "3".into()])),
+                (
+                    "a".into(),
+                    QueryValue::Multiple(vec!["1".into(), "3".into()])
+                ),
                 ("b".into(), single("2")),
                 ("c".into(), single("")),
                 ("d".into(), single("")),

@@ -102,6 +102,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting routelet serve");
+        reap_at_exit(child.id());
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -190,6 +191,26 @@ impl Server {
         }
         panic!("routelet serve did not stop within 30 s of SIGTERM");
     }
+}
+
+/// Kills servers still running when the test binary exits: shared servers live in statics,
+/// which are never dropped.
+fn reap_at_exit(pid: u32) {
+    static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn kill_all() {
+        if let Ok(pids) = PIDS.lock() {
+            for pid in pids.iter() {
+                // SAFETY: kill(2) with a pid we spawned; a pid already reaped is harmless here.
+                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+    }
+    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    // SAFETY: registers a plain extern "C" function with no captured state.
+    REGISTER.call_once(|| unsafe {
+        libc::atexit(kill_all);
+    });
 }
 
 impl Drop for Server {

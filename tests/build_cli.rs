@@ -1,0 +1,198 @@
+//! `routelet build APP`: route files in, a dist folder out, and precise errors for bad apps.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::{example_dist, run_routelet, scratch_dir};
+
+/// An app in a scratch folder with the given route files.
+fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let app = scratch_dir(name);
+    for (file, text) in files {
+        let path = app.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    app
+}
+
+fn build(app: &Path, out: &Path) -> (bool, String, String) {
+    let output = run_routelet(&[
+        "build",
+        app.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const GOOD_ROUTE: &str = r#"
+use routelet_sdk::{Request, Response};
+pub fn handler(_req: Request) -> Response { Response::text("ok") }
+"#;
+
+#[test]
+fn the_dist_has_a_component_per_route_the_public_files_and_a_manifest() {
+    let dist = example_dist("blog-api");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["build_id"].as_str().unwrap().len(), 16);
+    let routes = manifest["routes"].as_array().unwrap();
+    let patterns: Vec<&str> = routes
+        .iter()
+        .map(|r| r["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        patterns,
+        [
+            "/api",
+            "/api/docs/[[...path]]",
+            "/api/echo",
+            "/api/panic",
+            "/api/posts/[...slug]",
+            "/api/stream",
+            "/api/subscribe",
+            "/api/upload",
+            "/api/users/me",
+            "/api/users/[id]",
+        ],
+        "the manifest lists routes in match order"
+    );
+    for route in routes {
+        let file = dist.join(route["file"].as_str().unwrap());
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(route["size"], bytes.len());
+        let hash = sha256(&bytes);
+        assert_eq!(route["sha256"], hash, "{}", file.display());
+        assert!(
+            bytes.starts_with(b"\0asm\x0d\0\x01\0"),
+            "{} is a component",
+            file.display()
+        );
+    }
+    assert_eq!(routes[9]["file"], "pages/api/users/[id].wasm");
+    assert_eq!(routes[9]["source"], "pages/api/users/[id].rs");
+    assert!(dist.join("public/index.html").is_file());
+}
+
+/// SHA-256 through the system's `sha256sum`, so the test does not trust the host's own code.
+fn sha256(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_route_that_does_not_compile_fails_the_build_naming_it_and_keeps_the_old_dist() {
+    let app = app_with("build-broken", &[("pages/api/ok.rs", GOOD_ROUTE)]);
+    let out = app.join("dist");
+    let (ok, _, stderr) = build(&app, &out);
+    assert!(ok, "{stderr}");
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+
+    std::fs::write(
+        app.join("pages/api/[id].rs"),
+        "use routelet_sdk::{Request, Response};\npub fn handler(_req: Request) -> Response { undefined_thing() }\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = build(&app, &out);
+    assert!(!ok, "a broken route must fail the build");
+    assert!(
+        stderr.contains("route file pages/api/[id].rs does not compile"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("undefined_thing"),
+        "the compiler's message is shown: {stderr}"
+    );
+    assert!(
+        stderr.contains("build failed: 1 route file(s) do not compile: pages/api/[id].rs"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).unwrap(),
+        before,
+        "the old dist is untouched"
+    );
+}
+
+#[test]
+fn a_route_file_without_a_handler_is_named() {
+    let app = app_with(
+        "build-no-handler",
+        &[("pages/api/nothing.rs", "pub fn other() {}\n")],
+    );
+    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("route file pages/api/nothing.rs: no `pub fn handler` found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_invalid_layout_fails_before_anything_compiles() {
+    let app = app_with(
+        "build-bad-layout",
+        &[
+            ("pages/api/[[...a]].rs", GOOD_ROUTE),
+            ("pages/api/index.rs", GOOD_ROUTE),
+        ],
+    );
+    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "You cannot define a route with the same specificity as a optional catch-all route (\"/api\" and \"/api[[...a]]\")."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !app.join(".routelet/build").exists(),
+        "nothing was generated or compiled"
+    );
+}
+
+#[test]
+fn build_refuses_to_replace_a_folder_that_is_not_a_dist() {
+    let app = app_with(
+        "build-out-guard",
+        &[
+            ("pages/api/ok.rs", GOOD_ROUTE),
+            ("precious/notes.txt", "keep me"),
+        ],
+    );
+    let (ok, _, stderr) = build(&app, &app.join("precious"));
+    assert!(!ok);
+    assert!(stderr.contains("refusing to replace"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(app.join("precious/notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn an_app_without_pages_is_told_where_routes_go() {
+    let app = app_with("build-no-pages", &[("README.md", "empty")]);
+    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    assert!(!ok);
+    assert!(stderr.contains("has no pages/ folder"), "{stderr}");
+}
