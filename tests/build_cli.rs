@@ -196,3 +196,39 @@ fn an_app_without_pages_is_told_where_routes_go() {
     assert!(!ok);
     assert!(stderr.contains("has no pages/ folder"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_route_config_overrides_the_body_limit() {
+    let app = app_with(
+        "build-config",
+        &[(
+            "pages/api/small.rs",
+            r#"
+use routelet_sdk::{Config, Request, Response};
+pub const CONFIG: Config = Config::new().body_limit("10b");
+pub fn handler(req: Request) -> Response { Response::text(req.text().unwrap_or_default().to_owned()) }
+"#,
+        )],
+    );
+    let out = app.join("dist");
+    let (ok, _, stderr) = build(&app, &out);
+    assert!(ok, "{stderr}");
+    let server = support::Server::start(&out);
+    let client = support::client();
+    let response = client
+        .post(server.url("/api/small"))
+        .body("0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "0123456789");
+    let response = client
+        .post(server.url("/api/small"))
+        .body("0123456789a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.text().await.unwrap(), "Body exceeded 10b limit");
+}

@@ -95,6 +95,10 @@ impl Server {
     }
 
     /// Like [`Server::start`], but returns the host's output when it does not come up.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
+    )]
     pub fn try_start(dist: &Path) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])

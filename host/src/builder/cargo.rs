@@ -16,7 +16,7 @@ pub type Artifacts = HashMap<String, PathBuf>;
 
 #[derive(Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
-enum Message {
+enum CargoMessage {
     CompilerArtifact {
         target: Target,
         filenames: Vec<PathBuf>,
@@ -77,11 +77,11 @@ pub fn build(workspace: &Workspace, target_dir: &Path, release: bool) -> anyhow:
     let stdout = child.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo's output")?;
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
+        let Ok(message) = serde_json::from_str::<CargoMessage>(&line) else {
             continue;
         };
         match message {
-            Message::CompilerArtifact { target, filenames } => {
+            CargoMessage::CompilerArtifact { target, filenames } => {
                 if let (Some(_), Some(wasm)) = (
                     routes.get(&target.name),
                     filenames
@@ -91,7 +91,7 @@ pub fn build(workspace: &Workspace, target_dir: &Path, release: bool) -> anyhow:
                     artifacts.insert(target.name, wasm);
                 }
             }
-            Message::CompilerMessage { target, message } => {
+            CargoMessage::CompilerMessage { target, message } => {
                 let Some(rendered) = message.rendered else {
                     continue;
                 };
@@ -106,7 +106,7 @@ pub fn build(workspace: &Workspace, target_dir: &Path, release: bool) -> anyhow:
                     _ => {}
                 }
             }
-            Message::Other => {}
+            CargoMessage::Other => {}
         }
     }
     let status = child.wait().context("waiting for cargo")?;

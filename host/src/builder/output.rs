@@ -137,7 +137,7 @@ impl BuildReport {
             .max()
             .unwrap_or(5)
             .max(5);
-        println!("{:<width$}  {:>9}  {}", "Route", "Size", "File");
+        println!("{:<width$}  {:>9}  File", "Route", "Size");
         for route in &self.manifest.routes {
             println!(
                 "{:<width$}  {:>9}  {}",
