@@ -232,3 +232,77 @@ pub fn handler(req: Request) -> Response { Response::text(req.text().unwrap_or_d
     assert_eq!(response.status(), 413);
     assert_eq!(response.text().await.unwrap(), "Body exceeded 10b limit");
 }
+
+#[test]
+fn a_missing_wasm_target_is_installed_through_rustup_saying_so() {
+    let app = app_with("build-target", &[("pages/api/ok.rs", GOOD_ROUTE)]);
+    // A toolchain whose sysroot lacks wasm32-wasip2, and a rustup that records what it is asked
+    // and then provides the target (by linking the real one in).
+    let fake = scratch_dir("build-target-toolchain");
+    let real_sysroot = String::from_utf8(
+        std::process::Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let sysroot = fake.join("sysroot");
+    std::fs::create_dir_all(sysroot.join("lib/rustlib")).unwrap();
+    let script = |name: &str, body: String| {
+        let path = fake.join("bin").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, body).unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&path)
+            .status()
+            .unwrap();
+    };
+    script(
+        "rustc",
+        format!(
+            "#!/bin/sh\nif [ \"$1 $2\" = \"--print sysroot\" ]; then echo {}; exit 0; fi\nexec {}/bin/rustc \"$@\"\n",
+            sysroot.display(),
+            real_sysroot
+        ),
+    );
+    script(
+        "rustup",
+        format!(
+            "#!/bin/sh\necho \"$@\" > {log}\nln -s {real}/lib/rustlib/wasm32-wasip2 {fake}/lib/rustlib/wasm32-wasip2\n",
+            log = fake.join("rustup.log").display(),
+            real = real_sysroot,
+            fake = sysroot.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        fake.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let output = std::process::Command::new(support::routelet())
+        .args([
+            "build",
+            app.to_str().unwrap(),
+            "--out",
+            app.join("dist").to_str().unwrap(),
+        ])
+        .env("ROUTELET_TARGET_DIR", support::wasm_target_dir())
+        .env("RUSTC", fake.join("bin/rustc"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "the wasm32-wasip2 target is missing; installing it with `rustup target add wasm32-wasip2`"
+        ),
+        "{stderr}"
+    );
+    let asked = std::fs::read_to_string(fake.join("rustup.log")).unwrap();
+    assert_eq!(asked.trim(), "target add wasm32-wasip2");
+    assert!(output.status.success(), "{stderr}");
+}

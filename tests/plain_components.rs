@@ -163,6 +163,14 @@ async fn unknown_paths_are_404_and_bad_escapes_in_params_are_400() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[test]
+fn a_request_without_a_host_is_a_400_not_a_crash() {
+    let answer = raw_request(server().addr, "GET /api/plain HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+    let answer = raw_request(server().addr, "GARBAGE\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
 #[tokio::test]
 async fn public_files_have_types_etags_and_no_way_out() {
     let server = server();

@@ -109,11 +109,12 @@ impl Dist {
             }
         }
         if let Some(manifest) = &manifest {
+            let found: std::collections::HashSet<String> = files
+                .iter()
+                .filter_map(|(_, f)| slash_path(&f.relative).ok())
+                .collect();
             for route in &manifest.routes {
-                if !files
-                    .iter()
-                    .any(|(_, f)| slash_path(&f.relative).ok() == Some(route.file.clone()))
-                {
+                if !found.contains(&route.file) {
                     bail!(
                         "{} lists {} for route {}, but the file is missing",
                         manifest_path.display(),
