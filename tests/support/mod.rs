@@ -261,20 +261,6 @@ pub fn build_plain_component(crate_dir: &Path, lib_name: &str) -> PathBuf {
         .join(format!("{lib_name}.wasm"))
 }
 
-/// Copies a folder tree.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Sends raw bytes over HTTP/1.1 and returns the whole answer, for requests a client library
 /// would tidy up first (backslashes, bad framing).
 pub fn raw_request(addr: SocketAddr, request: &str) -> String {
