@@ -3,6 +3,7 @@
 mod builder;
 mod capabilities;
 mod cli;
+mod config;
 mod dist;
 mod runtime;
 mod server;

@@ -14,6 +14,7 @@ use routelet_router::pattern_from_page_path;
 
 pub use output::BuildReport;
 
+use crate::config::AppConfig;
 use crate::dist::{page_path_of, route_table, slash_path};
 
 /// What `routelet build` was asked to do.
@@ -84,6 +85,8 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     let table = route_table(sources, |s: &RouteSource| s.relative.clone())
         .with_context(|| format!("invalid route layout in {}", pages.display()))?;
+
+    AppConfig::load(&app)?.check_routes(table.iter().map(|(route, _)| route.pattern()))?;
 
     toolchain::ensure_wasm_target()?;
     let workspace = workspace::generate(&app, &table)?;

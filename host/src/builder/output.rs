@@ -9,6 +9,7 @@ use routelet_router::RouteTable;
 use super::RouteSource;
 use super::cargo::Artifacts;
 use super::workspace::Workspace;
+use crate::config::CONFIG_FILE;
 use crate::dist::{MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
 
 /// What a build wrote, for the summary table.
@@ -62,6 +63,11 @@ pub fn write_dist(
         });
     }
     let public_files = copy_public(&app.join("public"), &staging.join("public"))?;
+    let config = app.join(CONFIG_FILE);
+    if config.is_file() {
+        std::fs::copy(&config, staging.join(CONFIG_FILE))
+            .with_context(|| format!("copying {CONFIG_FILE}"))?;
+    }
     let mut id_input = String::new();
     for route in &routes {
         id_input.push_str(&format!("{} {}\n", route.file, route.sha256));

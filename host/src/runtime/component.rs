@@ -8,6 +8,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::engine::Runtime;
 use super::request::RequestState;
+use crate::config::RouteConfig;
 use crate::dist::{RouteFile, sha256_hex};
 
 /// A route ready to serve: its pattern and its pre-instantiated component.
@@ -18,6 +19,8 @@ pub struct LoadedRoute {
     pub file: RouteFile,
     /// Instantiating from this is all a request pays for.
     pub pre: ProxyPre<RequestState>,
+    /// The environment this route's guest sees, from `routelet.toml`.
+    pub env: Vec<(String, String)>,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -38,7 +41,16 @@ fn wasm_kind(bytes: &[u8]) -> WasmKind {
 
 impl LoadedRoute {
     /// Reads, checks, compiles and pre-instantiates one route's component.
-    pub fn load(runtime: &Runtime, pattern: &str, file: &RouteFile) -> anyhow::Result<Self> {
+    pub fn load(
+        runtime: &Runtime,
+        pattern: &str,
+        file: &RouteFile,
+        config: Option<&RouteConfig>,
+    ) -> anyhow::Result<Self> {
+        let env = match config {
+            Some(config) => config.resolved_env(pattern)?,
+            None => Vec::new(),
+        };
         let name = file.relative.display();
         let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
         if let Some(expected) = &file.sha256 {
@@ -77,6 +89,7 @@ impl LoadedRoute {
             pattern: pattern.into(),
             file: file.clone(),
             pre,
+            env,
         })
     }
 }

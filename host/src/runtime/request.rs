@@ -99,6 +99,7 @@ pub async fn run(
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
     let memory_hit = Arc::new(AtomicBool::new(false));
     let wasi = WasiCtx::builder()
+        .envs(&route.env)
         .stdout(GuestOutput::new(
             route.pattern.clone(),
             request_id.clone(),

@@ -13,6 +13,7 @@ use routelet_router::{Lookup, Normalized, RouteTable, normalize};
 
 use super::public_files::PublicFiles;
 use super::responses::{self, Body};
+use crate::config::AppConfig;
 use crate::dist::Dist;
 use crate::runtime::component::LoadedRoute;
 use crate::runtime::engine::Runtime;
@@ -33,6 +34,8 @@ impl App {
             .route_table()
             .with_context(|| format!("invalid route layout in {}", dist.root().display()))?;
         let public = PublicFiles::scan(&dist.public_dir())?;
+        let config = AppConfig::load(dist.root())?;
+        config.check_routes(files.iter().map(|(route, _)| route.pattern()))?;
         for (route, file) in files.iter() {
             if !route.is_dynamic() && public.get(route.pattern()).is_some() {
                 bail!(
@@ -47,7 +50,12 @@ impl App {
         let mut loaded = Vec::with_capacity(files.len());
         for (route, file) in files.iter() {
             let started = Instant::now();
-            let component = LoadedRoute::load(&runtime, route.pattern(), file)?;
+            let component = LoadedRoute::load(
+                &runtime,
+                route.pattern(),
+                file,
+                config.route(route.pattern()),
+            )?;
             tracing::debug!(
                 route = route.pattern(),
                 "compiled {} in {:?}",
