@@ -1,17 +1,34 @@
-//! The one place `wit-bindgen` runs for the SDK: our own `routelet:route` imports.
+//! The one place `wit-bindgen` runs for the SDK: our own `routelet:route` imports, and the
+//! `static-page` world a page exports.
 //!
-//! The raw bindings stay in this private module; the rest of the crate sees only
-//! [`route_context`], which hands back types we own. `wasi:http` comes pre-generated from the
-//! `wasi` crate.
+//! The raw bindings stay in private modules; the rest of the crate sees only functions and types
+//! we own. `wasi:http` comes pre-generated from the `wasi` crate.
 
-mod raw {
+pub(crate) mod raw {
     wit_bindgen::generate!({
         path: "../wit",
         world: "routelet:route/route-imports",
     });
 }
 
+/// The page world. Its export macro is public so that the section describing the exports is
+/// only emitted in a crate that exports a page, never in an API route.
+#[doc(hidden)]
+pub mod page_raw {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "routelet:route/static-page",
+        pub_export_macro: true,
+        export_macro_name: "__export_static_page",
+        default_bindings_module: "routelet_sdk::__private::page_raw",
+        with: {
+            "routelet:route/context@0.1.0": crate::bindings::raw::routelet::route::context,
+        },
+    });
+}
+
 use raw::routelet::route::context::{self, ParamValue};
+use raw::routelet::route::preview;
 
 use crate::{Query, QueryValue};
 
@@ -19,7 +36,15 @@ use crate::{Query, QueryValue};
 ///
 /// Only callable inside a component: on other targets the generated imports are stubs.
 pub(crate) fn route_context() -> (String, Query) {
-    let params = context::params()
+    (
+        context::matched_pattern(),
+        params_to_query(context::params()),
+    )
+}
+
+/// Route params as the SDK's [`Query`].
+pub(crate) fn params_to_query(params: Vec<context::Param>) -> Query {
+    params
         .into_iter()
         .map(|param| {
             let value = match param.value {
@@ -28,6 +53,31 @@ pub(crate) fn route_context() -> (String, Query) {
             };
             (param.name, value)
         })
-        .collect();
-    (context::matched_pattern(), params)
+        .collect()
+}
+
+/// The SDK's params as the WIT's.
+pub(crate) fn query_to_params(params: Vec<(String, QueryValue)>) -> Vec<context::Param> {
+    params
+        .into_iter()
+        .map(|(name, value)| context::Param {
+            name,
+            value: match value {
+                QueryValue::Single(s) => ParamValue::Single(s),
+                QueryValue::Multiple(list) => ParamValue::Multiple(list),
+            },
+        })
+        .collect()
+}
+
+pub(crate) fn set_preview_data(data: &str, max_age: Option<u32>) -> Result<(), String> {
+    preview::set_preview_data(data, max_age)
+}
+
+pub(crate) fn clear_preview_data() {
+    preview::clear_preview_data()
+}
+
+pub(crate) fn revalidate(path: &str) -> Result<(), String> {
+    preview::revalidate(path)
 }

@@ -66,6 +66,8 @@ mod cookie;
 mod de;
 mod error;
 mod headers;
+pub mod page;
+mod preview;
 mod query;
 mod request;
 mod response;
@@ -76,6 +78,7 @@ pub use config::Config;
 pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Result};
 pub use headers::Headers;
+pub use preview::{clear_preview_data, revalidate, set_preview_data};
 pub use query::{Query, QueryValue};
 pub use request::{Request, RequestBuilder};
 pub use response::{IntoResponse, Response};
@@ -115,9 +118,77 @@ macro_rules! export_route {
     };
 }
 
+/// Makes this crate a static page component: exports `routelet:route/page` with the file's
+/// `render`, `get_static_props` and `get_static_paths`.
+///
+/// `routelet build` writes this line for you for every file under `pages/` (outside
+/// `pages/api/`) that declares `pub fn render`; see [`page`] for what the functions look like.
+///
+/// ```ignore
+/// routelet_sdk::export_page!(render: route::render);
+/// routelet_sdk::export_page!(render: route::render, props: route::get_static_props);
+/// routelet_sdk::export_page!(
+///     render: route::render,
+///     props: route::get_static_props,
+///     paths: route::get_static_paths,
+/// );
+/// ```
+#[macro_export]
+macro_rules! export_page {
+    (render: $render:path $(,)?) => {
+        $crate::export_page!(@impl
+            paths: { $crate::page::glue::no_paths() },
+            props: |_context: $crate::page::StaticContext| $crate::page::glue::no_props(),
+            render: |_props: &str| $crate::page::glue::html($render()),
+        );
+    };
+    (render: $render:path, props: $props:path $(,)?) => {
+        $crate::export_page!(@impl
+            paths: { $crate::page::glue::no_paths() },
+            props: |context: $crate::page::StaticContext| $crate::page::glue::props($props(context)),
+            render: |props: &str| $crate::page::glue::render(props, $render),
+        );
+    };
+    (render: $render:path, props: $props:path, paths: $paths:path $(,)?) => {
+        $crate::export_page!(@impl
+            paths: { $crate::page::glue::paths($paths()) },
+            props: |context: $crate::page::StaticContext| $crate::page::glue::props($props(context)),
+            render: |props: &str| $crate::page::glue::render(props, $render),
+        );
+    };
+    (@impl paths: $paths:block, props: $props:expr, render: $render:expr $(,)?) => {
+        #[doc(hidden)]
+        struct __RouteletPage;
+
+        impl $crate::page::glue::Guest for __RouteletPage {
+            fn get_static_paths() -> ::std::result::Result<$crate::page::glue::StaticPaths, String> {
+                $paths
+            }
+
+            fn get_static_props(
+                context: $crate::page::glue::PropsContext,
+            ) -> ::std::result::Result<$crate::page::glue::PropsResult, String> {
+                let context = $crate::page::glue::context(context);
+                #[allow(clippy::redundant_closure_call)]
+                ($props)(context)
+            }
+
+            fn render(props: String) -> ::std::result::Result<String, String> {
+                #[allow(clippy::redundant_closure_call)]
+                ($render)(&props)
+            }
+        }
+
+        $crate::__private::page_raw::__export_static_page!(
+            __RouteletPage with_types_in $crate::__private::page_raw
+        );
+    };
+}
+
 /// What [`export_route!`] expands to needs; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::bindings::page_raw;
     pub use crate::runtime::serve;
     pub use wasi::exports::http::incoming_handler::Guest;
     pub use wasi::http::proxy::export as export_proxy;

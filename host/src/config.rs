@@ -1,6 +1,9 @@
 //! `routelet.toml`: an app's configuration, copied into the dist so a deploy carries it.
 //!
 //! ```toml
+//! [preview]
+//! secret = { env = "PREVIEW_SECRET" }   # signs preview cookies; generated per build if absent
+//!
 //! [routes."/api/preview".env]
 //! PREVIEW_TOKEN = { env = "BLOG_PREVIEW_TOKEN", default = "letmein" }
 //! GREETING = "hello"
@@ -22,9 +25,20 @@ pub const CONFIG_FILE: &str = "routelet.toml";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
+    /// Preview Mode's cookie secret.
+    #[serde(default)]
+    pub preview: PreviewConfig,
     /// Settings of single routes, keyed by pattern (`/api/users/[id]`).
     #[serde(default)]
     pub routes: BTreeMap<String, RouteConfig>,
+}
+
+/// `[preview]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewConfig {
+    /// Signs and encrypts the preview cookies; without it each build makes its own.
+    pub secret: Option<Value>,
 }
 
 /// `[routes."PATTERN"]`.

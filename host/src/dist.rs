@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 /// The manifest's file name inside a dist folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// The preview secret a build generates when `routelet.toml` configures none.
+pub const PREVIEW_SECRET_FILE: &str = "preview-secret";
+
 /// Build metadata a host can check a dist against; serving works without it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -25,6 +28,45 @@ pub struct Manifest {
     pub build_id: String,
     /// Every route in match order.
     pub routes: Vec<ManifestRoute>,
+    /// What the build host generated for each static page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<ManifestPage>,
+}
+
+/// One static page's build output.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestPage {
+    /// The page's pattern, e.g. `/blog/[slug]`.
+    pub pattern: String,
+    /// `"false"`, `"true"` or `"blocking"`, as `getStaticPaths` said.
+    pub fallback: String,
+    /// Every path generated, in the order `getStaticPaths` listed them.
+    pub paths: Vec<ManifestPath>,
+}
+
+/// One generated path of a page.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestPath {
+    /// The canonical encoded path, e.g. `/blog/first-post`.
+    pub path: String,
+    /// Seconds before a request regenerates it, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revalidate: Option<u32>,
+    /// What the page produced.
+    #[serde(flatten)]
+    pub outcome: ManifestOutcome,
+}
+
+/// What a page produced for one path.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ManifestOutcome {
+    /// HTML and props, as files relative to the dist folder.
+    Page { html: String, props: String },
+    /// `notFound`.
+    NotFound,
+    /// `redirect`.
+    Redirect { location: String, status: u16 },
 }
 
 /// One route of a build, with what it takes to check its component.
@@ -134,6 +176,13 @@ impl Dist {
     /// The folder this dist lives in.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The page's build output, when the build host generated it.
+    pub fn page(&self, pattern: &str) -> Option<&ManifestPage> {
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.pages.iter().find(|p| p.pattern == pattern))
     }
 
     /// The build id from the manifest, when there is one.

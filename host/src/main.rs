@@ -5,6 +5,7 @@ mod capabilities;
 mod cli;
 mod config;
 mod dist;
+mod pages;
 mod runtime;
 mod server;
 

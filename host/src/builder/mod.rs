@@ -38,6 +38,8 @@ pub struct RouteSource {
     pub path: PathBuf,
     /// Whether the file declares `pub const CONFIG` (or `static`).
     pub has_config: bool,
+    /// Set for a static page, with the data functions it declares.
+    pub page: Option<route_file::PageFns>,
 }
 
 /// Builds the app: validate the layout, compile every route, write the dist folder atomically.
@@ -65,15 +67,21 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
         let page_path = page_path_of(entry.path(), &pages)?;
         let text = std::fs::read_to_string(entry.path())
             .with_context(|| format!("reading route file {relative}"))?;
-        let has_config = route_file::inspect(&text)
-            .with_context(|| format!("route file {relative}"))?
-            .has_config;
+        let pattern = pattern_from_page_path(&page_path);
+        let place = route_file::Place {
+            pattern: &pattern,
+            is_api: page_path == "api" || page_path.starts_with("api/"),
+            is_dynamic: pattern.contains('['),
+        };
+        let info =
+            route_file::inspect(&text, &place).with_context(|| format!("route file {relative}"))?;
         sources.push((
-            pattern_from_page_path(&page_path),
+            pattern,
             RouteSource {
                 relative,
                 path: entry.path().to_path_buf(),
-                has_config,
+                has_config: info.has_config,
+                page: info.page,
             },
         ));
     }

@@ -9,14 +9,18 @@ use routelet_router::RouteTable;
 use super::RouteSource;
 use super::cargo::Artifacts;
 use super::workspace::Workspace;
-use crate::config::CONFIG_FILE;
-use crate::dist::{MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
+use crate::config::{AppConfig, CONFIG_FILE};
+use crate::dist::{
+    MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
+};
+use crate::pages::prerender::{PageSummary, prerender};
 
 /// What a build wrote, for the summary table.
 pub struct BuildReport {
     out: std::path::PathBuf,
     manifest: Manifest,
     public_files: usize,
+    pages: Vec<PageSummary>,
     elapsed: Duration,
 }
 
@@ -68,6 +72,33 @@ pub fn write_dist(
         std::fs::copy(&config, staging.join(CONFIG_FILE))
             .with_context(|| format!("copying {CONFIG_FILE}"))?;
     }
+    if AppConfig::load(app)?.preview.secret.is_none() {
+        // A fresh secret per build, as Next.js makes one per build: older preview cookies
+        // stop counting when a new build is served.
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+        write_private(
+            &staging.join(PREVIEW_SECRET_FILE),
+            hex::encode(secret).as_bytes(),
+        )?;
+    }
+    copy_tree(&app.join("data"), &staging.join("data"))?;
+    let page_files: Vec<(String, RouteFile)> = table
+        .iter()
+        .zip(&routes)
+        .filter(|((_, source), _)| source.page.is_some())
+        .map(|((route, _), built)| {
+            (
+                route.pattern().to_owned(),
+                RouteFile {
+                    relative: built.file.clone().into(),
+                    path: staging.join(&built.file),
+                    sha256: None,
+                },
+            )
+        })
+        .collect();
+    let (pages, page_summaries) = prerender(&staging, &page_files)?;
     let mut id_input = String::new();
     for route in &routes {
         id_input.push_str(&format!("{} {}\n", route.file, route.sha256));
@@ -75,6 +106,7 @@ pub fn write_dist(
     let manifest = Manifest {
         build_id: sha256_hex(id_input.as_bytes())[..16].to_owned(),
         routes,
+        pages,
     };
     std::fs::write(
         staging.join(MANIFEST_FILE),
@@ -99,12 +131,30 @@ pub fn write_dist(
         out,
         manifest,
         public_files,
+        pages: page_summaries,
         elapsed: Duration::ZERO,
     })
 }
 
 fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
+    copy_public(from, to)
 }
 
 fn copy_public(from: &Path, to: &Path) -> anyhow::Result<usize> {
@@ -151,6 +201,33 @@ impl BuildReport {
                 format!("{:.1} kB", route.size as f64 / 1000.0),
                 route.file
             );
+        }
+        if !self.pages.is_empty() {
+            let width = self
+                .pages
+                .iter()
+                .map(|p| p.pattern.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            println!(
+                "\n{:<width$}  {:>5}  {:>9}  {:>10}  Fallback",
+                "Page", "Paths", "Size", "Revalidate"
+            );
+            for page in &self.pages {
+                let revalidate = page
+                    .revalidate
+                    .map(|s| format!("{s} s"))
+                    .unwrap_or_else(|| "-".to_owned());
+                println!(
+                    "{:<width$}  {:>5}  {:>9}  {:>10}  {}",
+                    page.pattern,
+                    page.paths,
+                    format!("{:.1} kB", page.bytes as f64 / 1000.0),
+                    revalidate,
+                    page.fallback
+                );
+            }
         }
         println!(
             "\nbuilt {} routes and copied {} public files into {} in {:.1?} (build id {})",

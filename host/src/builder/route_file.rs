@@ -7,19 +7,47 @@ use anyhow::bail;
 pub struct RouteFileInfo {
     /// `pub const CONFIG` or `pub static CONFIG` is declared.
     pub has_config: bool,
+    /// Set when the file is a static page (`pub fn render`) rather than a handler.
+    pub page: Option<PageFns>,
 }
 
-/// Checks that the file exports `pub fn handler` and whether it declares `CONFIG`.
+/// Which of Next.js's data functions a page file declares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageFns {
+    /// `pub fn get_static_paths`.
+    pub paths: bool,
+    /// `pub fn get_static_props`.
+    pub props: bool,
+}
+
+/// Where a route file sits, which decides what it may be.
+pub struct Place<'a> {
+    /// The route's pattern, e.g. `/blog/[slug]`.
+    pub pattern: &'a str,
+    /// Under `pages/api/`: only handlers.
+    pub is_api: bool,
+    /// Has dynamic segments: a page needs `get_static_paths`.
+    pub is_dynamic: bool,
+}
+
+/// Checks that the file exports `pub fn handler`, or is a page with `pub fn render`.
 ///
 /// A file that does not parse is passed on: the compiler's message about it is the better one.
-pub fn inspect(source: &str) -> anyhow::Result<RouteFileInfo> {
+pub fn inspect(source: &str, place: &Place) -> anyhow::Result<RouteFileInfo> {
     let Ok(file) = syn::parse_file(source) else {
-        return Ok(RouteFileInfo { has_config: false });
+        return Ok(RouteFileInfo {
+            has_config: false,
+            page: None,
+        });
     };
     let mut handler = None;
     let mut has_config = false;
+    let (mut render, mut paths, mut props) = (false, false, false);
     for item in &file.items {
         match item {
+            syn::Item::Fn(f) if is_pub(&f.vis) && f.sig.ident == "render" => render = true,
+            syn::Item::Fn(f) if is_pub(&f.vis) && f.sig.ident == "get_static_paths" => paths = true,
+            syn::Item::Fn(f) if is_pub(&f.vis) && f.sig.ident == "get_static_props" => props = true,
             syn::Item::Fn(f) if f.sig.ident == "handler" => handler = Some(is_pub(&f.vis)),
             syn::Item::Const(c) if c.ident == "CONFIG" && is_pub(&c.vis) => has_config = true,
             syn::Item::Static(s) if s.ident == "CONFIG" && is_pub(&s.vis) => has_config = true,
@@ -27,11 +55,47 @@ pub fn inspect(source: &str) -> anyhow::Result<RouteFileInfo> {
             _ => {}
         }
     }
+    if handler.is_none() && render {
+        let pattern = place.pattern;
+        if place.is_api {
+            bail!(
+                "API routes cannot be static pages: a file under pages/api/ exports \
+                 `pub fn handler`, not `pub fn render`"
+            );
+        }
+        if place.is_dynamic && !paths {
+            bail!(
+                "getStaticPaths is required for dynamic SSG pages and is missing for '{pattern}'."
+            );
+        }
+        if !place.is_dynamic && paths {
+            bail!("getStaticPaths can only be used with dynamic pages, not '{pattern}'.");
+        }
+        if paths && !props {
+            bail!(
+                "getStaticPaths was added without a getStaticProps in {pattern}. Without \
+                 getStaticProps, getStaticPaths does nothing"
+            );
+        }
+        return Ok(RouteFileInfo {
+            has_config,
+            page: Some(PageFns { paths, props }),
+        });
+    }
     match handler {
-        Some(true) => Ok(RouteFileInfo { has_config }),
+        Some(true) => Ok(RouteFileInfo {
+            has_config,
+            page: None,
+        }),
         Some(false) => bail!("`fn handler` must be `pub` so the route can export it"),
-        None => bail!(
+        None if place.is_api => bail!(
             "no `pub fn handler` found: a route file exports its handler like \
+             `pub fn handler(req: Request) -> Response`"
+        ),
+        None => bail!(
+            "no `pub fn handler` or `pub fn render` found: a page exports \
+             `pub fn render(props: Props) -> String` (with `get_static_props`, and \
+             `get_static_paths` when it is dynamic), a handler exports \
              `pub fn handler(req: Request) -> Response`"
         ),
     }
@@ -55,13 +119,78 @@ fn exports_handler(tree: &syn::UseTree) -> bool {
 mod tests {
     use super::*;
 
+    const API: Place = Place {
+        pattern: "/api/x",
+        is_api: true,
+        is_dynamic: false,
+    };
+
+    fn inspect(source: &str) -> anyhow::Result<RouteFileInfo> {
+        super::inspect(source, &API)
+    }
+
+    #[test]
+    fn finds_pages_and_checks_their_functions_as_nextjs_does() {
+        let dynamic = Place {
+            pattern: "/blog/[slug]",
+            is_api: false,
+            is_dynamic: true,
+        };
+        let fixed = Place {
+            pattern: "/about",
+            is_api: false,
+            is_dynamic: false,
+        };
+        let full = "pub fn get_static_paths() {} pub fn get_static_props() {} pub fn render() {}";
+        let info = super::inspect(full, &dynamic).unwrap();
+        assert_eq!(
+            info.page,
+            Some(PageFns {
+                paths: true,
+                props: true
+            })
+        );
+        let err = super::inspect("pub fn render() {}", &dynamic).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "getStaticPaths is required for dynamic SSG pages and is missing for '/blog/[slug]'."
+        );
+        let err = super::inspect(full, &fixed).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "getStaticPaths can only be used with dynamic pages, not '/about'."
+        );
+        let info = super::inspect("pub fn render() {}", &fixed).unwrap();
+        assert_eq!(
+            info.page,
+            Some(PageFns {
+                paths: false,
+                props: false
+            })
+        );
+        let err = inspect("pub fn render() {}").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("API routes cannot be static pages"),
+            "{err}"
+        );
+        let err = super::inspect("fn main() {}", &fixed).unwrap_err();
+        assert!(err.to_string().contains("`pub fn render`"), "{err}");
+    }
+
     #[test]
     fn finds_handler_and_config() {
         let info = inspect(
             "use x::*; pub const CONFIG: Config = Config::new(); pub fn handler(r: Request) {}",
         )
         .unwrap();
-        assert_eq!(info, RouteFileInfo { has_config: true });
+        assert_eq!(
+            info,
+            RouteFileInfo {
+                has_config: true,
+                page: None
+            }
+        );
         assert!(!inspect("pub fn handler() {}").unwrap().has_config);
         assert!(
             !inspect("const CONFIG: u8 = 1; pub fn handler() {}")

@@ -1,4 +1,6 @@
 //! Host capabilities a guest may import, one module each: its WIT binding, its state and its tests.
 
+pub mod bindings;
 pub mod outbound_http;
+pub mod preview;
 pub mod route_context;

@@ -8,14 +8,7 @@ use std::sync::Arc;
 use routelet_router::{ParamValue, Params};
 use wasmtime::component::{HasSelf, Linker};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "routelet:route/route-imports",
-    });
-}
-
-use bindings::routelet::route::context;
+use super::bindings::context;
 
 /// The route context of one request.
 #[derive(Debug, Default)]

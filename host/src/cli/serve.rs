@@ -34,7 +34,7 @@ impl ServeArgs {
             tracing::info!(
                 "route {}  {}",
                 route.pattern(),
-                loaded.file.relative.display()
+                loaded.file().relative.display()
             );
         }
         let tokio = tokio::runtime::Builder::new_multi_thread()

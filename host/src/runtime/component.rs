@@ -39,10 +39,38 @@ fn wasm_kind(bytes: &[u8]) -> WasmKind {
     }
 }
 
+/// Reads, checks and compiles one component: the manifest's hash, the file's kind.
+pub fn compile(runtime: &Runtime, file: &RouteFile) -> anyhow::Result<Component> {
+    let name = file.relative.display();
+    let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
+    if let Some(expected) = &file.sha256 {
+        let actual = sha256_hex(&bytes);
+        if &actual != expected {
+            bail!(
+                "{name}: its SHA-256 is {actual} but manifest.json says {expected}; \
+                     the file is corrupt or was changed after the build"
+            );
+        }
+    }
+    match wasm_kind(&bytes) {
+        WasmKind::Component => {}
+        WasmKind::CoreModule => bail!(
+            "{name} is a core wasm module, not a component: build it for the \
+                 wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
+        ),
+        WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
+    }
+    let component = Component::new(&runtime.engine, &bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {name}"))?;
+    Ok(component)
+}
+
 impl LoadedRoute {
-    /// Reads, checks, compiles and pre-instantiates one route's component.
-    pub fn load(
+    /// Pre-instantiates one route's compiled component as a `wasi:http` handler.
+    pub fn new(
         runtime: &Runtime,
+        component: &Component,
         pattern: &str,
         file: &RouteFile,
         config: Option<&RouteConfig>,
@@ -52,30 +80,9 @@ impl LoadedRoute {
             None => Vec::new(),
         };
         let name = file.relative.display();
-        let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
-        if let Some(expected) = &file.sha256 {
-            let actual = sha256_hex(&bytes);
-            if &actual != expected {
-                bail!(
-                    "{name}: its SHA-256 is {actual} but manifest.json says {expected}; \
-                     the file is corrupt or was changed after the build"
-                );
-            }
-        }
-        match wasm_kind(&bytes) {
-            WasmKind::Component => {}
-            WasmKind::CoreModule => bail!(
-                "{name} is a core wasm module, not a component: build it for the \
-                 wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
-            ),
-            WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
-        }
-        let component = Component::new(&runtime.engine, &bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("compiling {name}"))?;
         let instance_pre = runtime
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{name} imports something this host does not provide"))?;
         let pre = ProxyPre::new(instance_pre)

@@ -11,7 +11,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::limits::Limits;
 use super::request::RequestState;
-use crate::capabilities::route_context;
+use crate::capabilities::{preview, route_context};
+use crate::pages::sandbox::PageState;
 
 /// How often the epoch advances; a running guest yields to other requests at this pace.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -20,6 +21,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
+    /// Pages link against less: no outbound HTTP that could succeed, no preview import.
+    pub page_linker: Linker<PageState>,
     pub limits: Limits,
     _ticker: EpochTicker,
 }
@@ -54,11 +57,16 @@ impl Runtime {
         route_context::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.route)
             .map_err(anyhow::Error::from)
             .context("linking routelet:route/context")?;
+        preview::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.preview)
+            .map_err(anyhow::Error::from)
+            .context("linking routelet:route/preview")?;
+        let page_linker = crate::pages::sandbox::linker(&engine)?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             engine,
             linker,
+            page_linker,
             limits,
             _ticker: ticker,
         })

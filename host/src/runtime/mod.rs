@@ -4,6 +4,6 @@
 
 pub mod component;
 pub mod engine;
-mod guest_log;
+pub mod guest_log;
 pub mod limits;
 pub mod request;

@@ -18,6 +18,7 @@ use super::engine::Runtime;
 use super::guest_log::{GuestOutput, Stream};
 use super::limits::MemoryLimiter;
 use crate::capabilities::outbound_http::DenyAll;
+use crate::capabilities::preview::PreviewHost;
 use crate::capabilities::route_context::RouteContext;
 
 /// The data of one request's `Store`: WASI with nothing granted, wasi:http, and our context.
@@ -29,6 +30,8 @@ pub struct RequestState {
     limiter: MemoryLimiter,
     /// Read by the `routelet:route/context` import.
     pub route: RouteContext,
+    /// Serves the `routelet:route/preview` import.
+    pub preview: PreviewHost,
 }
 
 impl WasiView for RequestState {
@@ -96,6 +99,7 @@ pub async fn run(
     params: Params,
     request_id: Arc<str>,
     request: hyper::Request<Incoming>,
+    preview: PreviewHost,
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
     let memory_hit = Arc::new(AtomicBool::new(false));
     let wasi = WasiCtx::builder()
@@ -120,6 +124,7 @@ pub async fn run(
         },
         limiter: MemoryLimiter::new(runtime.limits.memory_bytes, memory_hit.clone()),
         route: RouteContext::new(route.pattern.clone(), params),
+        preview,
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);

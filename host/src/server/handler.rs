@@ -13,23 +13,53 @@ use routelet_router::{Lookup, Normalized, RouteTable, normalize};
 
 use super::public_files::PublicFiles;
 use super::responses::{self, Body};
+use crate::capabilities::preview::{PreviewAction, PreviewHost, Revalidate};
 use crate::config::AppConfig;
-use crate::dist::Dist;
-use crate::runtime::component::LoadedRoute;
+use crate::dist::{Dist, PREVIEW_SECRET_FILE, RouteFile};
+use crate::pages::{
+    self,
+    preview_cookies::{PreviewKeys, enter_cookies, exit_cookies},
+    route::{PageRoute, Representation},
+};
+use crate::runtime::component::{self, LoadedRoute};
 use crate::runtime::engine::Runtime;
 use crate::runtime::request;
 
+/// What a path resolves to.
+pub enum Target {
+    /// An API route or any other `wasi:http` component.
+    Handler(LoadedRoute),
+    /// A static page.
+    Page(Arc<PageRoute>),
+}
+
+impl Target {
+    /// The component file, for the start-up log.
+    pub fn file(&self) -> &RouteFile {
+        match self {
+            Target::Handler(route) => &route.file,
+            Target::Page(page) => &page.component.file,
+        }
+    }
+}
+
+/// Where page data is served, as Next.js serves `/_next/data/<build-id>/`.
+const DATA_PREFIX: &str = "/_routelet/data/";
+
 /// One deployment being served: its routes, compiled, and its public files.
 pub struct App {
-    runtime: Runtime,
-    routes: RouteTable<LoadedRoute>,
+    runtime: Arc<Runtime>,
+    routes: Arc<RouteTable<Target>>,
     public: PublicFiles,
+    preview_keys: Arc<PreviewKeys>,
+    build_id: Option<String>,
     request_ids: RequestIds,
 }
 
 impl App {
     /// Validates the layout, then compiles and pre-instantiates every route: all or nothing.
     pub fn load(dist: &Dist, runtime: Runtime) -> anyhow::Result<Self> {
+        let runtime = Arc::new(runtime);
         let files = dist
             .route_table()
             .with_context(|| format!("invalid route layout in {}", dist.root().display()))?;
@@ -50,31 +80,49 @@ impl App {
         let mut loaded = Vec::with_capacity(files.len());
         for (route, file) in files.iter() {
             let started = Instant::now();
-            let component = LoadedRoute::load(
-                &runtime,
-                route.pattern(),
-                file,
-                config.route(route.pattern()),
-            )?;
+            let pattern = route.pattern();
+            let component = component::compile(&runtime, file)?;
+            let is_api = pattern == "/api" || pattern.starts_with("/api/");
+            let target = if !is_api && pages::is_page(&runtime.engine, &component) {
+                Target::Page(Arc::new(pages::load(
+                    &runtime,
+                    &component,
+                    pattern,
+                    file,
+                    dist.root(),
+                    dist.page(pattern),
+                )?))
+            } else {
+                Target::Handler(LoadedRoute::new(
+                    &runtime,
+                    &component,
+                    pattern,
+                    file,
+                    config.route(pattern),
+                )?)
+            };
             tracing::debug!(
-                route = route.pattern(),
-                "compiled {} in {:?}",
+                route = pattern,
+                "loaded {} in {:?}",
                 file.relative.display(),
                 started.elapsed()
             );
-            loaded.push((route.pattern().to_owned(), component));
+            loaded.push((pattern.to_owned(), target));
         }
         let routes = RouteTable::new(loaded).context("route table changed while loading")?;
+        let preview_keys = Arc::new(preview_secret(dist, &config)?);
         Ok(Self {
             runtime,
-            routes,
+            routes: Arc::new(routes),
             public,
+            preview_keys,
+            build_id: dist.build_id().map(str::to_owned),
             request_ids: RequestIds::new(),
         })
     }
 
     /// The routes in match order, for the start-up banner.
-    pub fn routes(&self) -> &RouteTable<LoadedRoute> {
+    pub fn routes(&self) -> &RouteTable<Target> {
         &self.routes
     }
 
@@ -116,35 +164,30 @@ impl App {
             Normalized::Redirect(location) => return responses::permanent_redirect(&location),
             Normalized::Clean(path) => path.to_owned(),
         };
+        if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
+            return self.page_data(rest, &request, request_id).await;
+        }
         if let Some(file) = self.public.get(&path) {
             return file.respond(request.method(), request.headers()).await;
         }
         match self.routes.lookup(&path) {
-            Lookup::Found(found) => {
-                let route = found.value;
-                match request::run(
-                    &self.runtime,
-                    route,
-                    found.params,
-                    request_id.clone(),
-                    request,
-                )
-                .await
-                {
-                    Ok(response) => response,
-                    Err(failure) => {
-                        let status = failure.status();
-                        let mut response =
-                            responses::text(status, status.canonical_reason().unwrap_or("Error"));
-                        if status == StatusCode::SERVICE_UNAVAILABLE {
-                            response
-                                .headers_mut()
-                                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-                        }
-                        response
-                    }
+            Lookup::Found(found) => match found.value {
+                Target::Handler(route) => {
+                    self.run_handler(route, found.params, request, request_id)
+                        .await
                 }
-            }
+                Target::Page(page) => {
+                    page.respond(
+                        &path,
+                        Representation::Html,
+                        request.method(),
+                        request.headers(),
+                        &self.preview_keys,
+                        request_id,
+                    )
+                    .await
+                }
+            },
             Lookup::BadEscape => responses::text(StatusCode::BAD_REQUEST, "Bad Request"),
             Lookup::NotFound => match self
                 .public
@@ -157,6 +200,144 @@ impl App {
             },
         }
     }
+
+    /// `/_routelet/data/<build-id>/<path>.json`: a page's props.
+    async fn page_data(
+        &self,
+        rest: &str,
+        request: &hyper::Request<Incoming>,
+        request_id: &Arc<str>,
+    ) -> hyper::Response<Body> {
+        let not_found =
+            || responses::text(StatusCode::NOT_FOUND, "404 | This page could not be found.");
+        let Some((build_id, file)) = rest.split_once('/') else {
+            return not_found();
+        };
+        if self.build_id.as_deref() != Some(build_id) {
+            return not_found();
+        }
+        let Some(stem) = file.strip_suffix(".json") else {
+            return not_found();
+        };
+        let path = pages::paths::path_of_stem(stem);
+        match self.routes.lookup(&path) {
+            Lookup::Found(found) => match found.value {
+                Target::Page(page) => {
+                    page.respond(
+                        &path,
+                        Representation::Json,
+                        request.method(),
+                        request.headers(),
+                        &self.preview_keys,
+                        request_id,
+                    )
+                    .await
+                }
+                Target::Handler(_) => not_found(),
+            },
+            _ => not_found(),
+        }
+    }
+
+    async fn run_handler(
+        &self,
+        route: &LoadedRoute,
+        params: routelet_router::Params,
+        request: hyper::Request<Incoming>,
+        request_id: &Arc<str>,
+    ) -> hyper::Response<Body> {
+        let revalidator: Arc<dyn Revalidate> = Arc::new(SiteRevalidator {
+            routes: self.routes.clone(),
+        });
+        let preview = PreviewHost::new(self.preview_keys.clone(), Some(revalidator));
+        let action = preview.action_slot();
+        match request::run(
+            &self.runtime,
+            route,
+            params,
+            request_id.clone(),
+            request,
+            preview,
+        )
+        .await
+        {
+            Ok(mut response) => {
+                let action = action.lock().expect("preview slot").take();
+                let cookies = match action {
+                    Some(PreviewAction::Enter {
+                        bypass,
+                        data,
+                        max_age,
+                    }) => enter_cookies(&bypass, &data, max_age),
+                    Some(PreviewAction::Exit) => exit_cookies(),
+                    None => return response,
+                };
+                for cookie in cookies {
+                    if let Ok(value) = HeaderValue::from_str(&cookie) {
+                        response
+                            .headers_mut()
+                            .append(http::header::SET_COOKIE, value);
+                    }
+                }
+                response
+            }
+            Err(failure) => {
+                let status = failure.status();
+                let mut response =
+                    responses::text(status, status.canonical_reason().unwrap_or("Error"));
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    response
+                        .headers_mut()
+                        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                response
+            }
+        }
+    }
+}
+
+/// Revalidation for API routes, against the route table of the deployment they belong to.
+struct SiteRevalidator {
+    routes: Arc<RouteTable<Target>>,
+}
+
+impl Revalidate for SiteRevalidator {
+    fn revalidate<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let clean = match normalize(path, None) {
+                Normalized::Clean(clean) => clean.to_owned(),
+                Normalized::Redirect(_) => path.trim_end_matches('/').to_owned(),
+            };
+            match self.routes.lookup(&clean) {
+                Lookup::Found(found) => match found.value {
+                    Target::Page(page) => page.revalidate(&clean).await,
+                    Target::Handler(_) => Err(format!(
+                        "Failed to revalidate {path}: it is not a static page"
+                    )),
+                },
+                _ => Err(format!("Failed to revalidate {path}: Invalid response 404")),
+            }
+        })
+    }
+}
+
+/// The preview secret: configured, else the one the build generated, else one for this process.
+fn preview_secret(dist: &Dist, config: &AppConfig) -> anyhow::Result<PreviewKeys> {
+    if let Some(secret) = &config.preview.secret {
+        let secret = secret.resolve("[preview] secret")?;
+        return Ok(PreviewKeys::from_secret(secret.as_bytes()));
+    }
+    let file = dist.root().join(PREVIEW_SECRET_FILE);
+    if file.is_file() {
+        let secret = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        return Ok(PreviewKeys::from_secret(&secret));
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    Ok(PreviewKeys::from_secret(&secret))
 }
 
 /// Request ids unique within this process and unlikely to repeat across restarts.

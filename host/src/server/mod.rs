@@ -2,7 +2,7 @@
 
 mod handler;
 mod public_files;
-mod responses;
+pub mod responses;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,122 @@
+//! Static pages: `get-static-paths`, `get-static-props` and `render`, run by the build host into
+//! `DIST/static/`, then served from memory with fallback rendering, stale-while-revalidate,
+//! on-demand revalidation and Preview Mode. A page never has network.
+
+pub mod bindings;
+pub mod cache;
+pub mod paths;
+pub mod prerender;
+pub mod preview_cookies;
+pub mod rendered;
+pub mod route;
+pub mod sandbox;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use wasmtime::component::Component;
+
+use crate::dist::{ManifestOutcome, ManifestPage, RouteFile};
+use crate::runtime::engine::Runtime;
+use bindings::Fallback;
+use paths::PagePattern;
+use rendered::{Outcome, Rendered};
+use route::PageRoute;
+use sandbox::PageComponent;
+
+/// Whether a compiled component is a page rather than an HTTP handler.
+pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name == bindings::STATIC_PAGE_EXPORT)
+}
+
+/// Loads a page for serving, with what the build prerendered for it. A page without build
+/// output (a dist written by hand) is asked for its paths now, and renders them on demand.
+pub fn load(
+    runtime: &Arc<Runtime>,
+    component: &Component,
+    pattern: &str,
+    file: &RouteFile,
+    dist_root: &Path,
+    built: Option<&ManifestPage>,
+) -> anyhow::Result<PageRoute> {
+    let data_dir = dist_root.join("data");
+    let page = PageComponent::new(runtime, component, pattern, file, Some(data_dir))?;
+    let name = file.relative.display();
+    let Some(built) = built else {
+        let pattern_info = PagePattern::new(pattern);
+        let (fallback, listed) = if pattern_info.is_dynamic() {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(page.static_paths("start"))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("getStaticPaths of {name}"))?;
+            let (paths, fallback) = pattern_info
+                .check_static_paths(result)
+                .map_err(anyhow::Error::msg)?;
+            (fallback, paths.into_iter().map(|p| p.path).collect())
+        } else {
+            (Fallback::Blocking, HashSet::new())
+        };
+        return Ok(PageRoute::new(page, fallback, listed, Vec::new()));
+    };
+    let mut prerendered = Vec::new();
+    let mut listed = HashSet::new();
+    for path in &built.paths {
+        listed.insert(path.path.clone());
+        let outcome = match &path.outcome {
+            ManifestOutcome::Page { html, props } => {
+                let read = |file: &str| {
+                    std::fs::read(dist_root.join(file))
+                        .map(Bytes::from)
+                        .with_context(|| format!("reading {file}, prerendered for page {name}"))
+                };
+                Outcome::Page {
+                    html: read(html)?,
+                    props: read(props)?,
+                }
+            }
+            ManifestOutcome::NotFound => Outcome::NotFound,
+            ManifestOutcome::Redirect { location, status } => Outcome::Redirect {
+                location: location.clone(),
+                status: *status,
+            },
+        };
+        prerendered.push((
+            path.path.clone(),
+            Rendered {
+                outcome,
+                revalidate: path.revalidate,
+            },
+        ));
+    }
+    Ok(PageRoute::new(
+        page,
+        fallback_from_manifest(&built.fallback),
+        listed,
+        prerendered,
+    ))
+}
+
+/// The manifest's spelling of a fallback, as Next.js writes it in `getStaticPaths`.
+pub fn fallback_name(fallback: Fallback) -> &'static str {
+    match fallback {
+        Fallback::None => "false",
+        Fallback::Render => "true",
+        Fallback::Blocking => "blocking",
+    }
+}
+
+fn fallback_from_manifest(name: &str) -> Fallback {
+    match name {
+        "false" => Fallback::None,
+        "true" => Fallback::Render,
+        _ => Fallback::Blocking,
+    }
+}

@@ -1,0 +1,365 @@
+//! A page being served: its prerendered paths, fallback rendering, stale-while-revalidate,
+//! Preview Mode, and its data route.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+
+use super::bindings::Fallback;
+use super::cache::{CacheEntry, PageCache};
+use super::paths::{PagePath, PagePattern};
+use super::preview_cookies::{PreviewKeys, PreviewState, exit_cookies};
+use super::rendered::{self, Outcome, Rendered};
+use super::sandbox::PageComponent;
+use crate::server::responses::{self, Body};
+
+/// Which representation of a page a request asked for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Representation {
+    /// The page's HTML, at its own path.
+    Html,
+    /// Its props, at `/_routelet/data/<build-id>/<path>.json`.
+    Json,
+}
+
+/// The header that says whether a page came from the cache.
+pub const CACHE_HEADER: &str = "x-routelet-cache";
+
+/// A page, ready to serve.
+pub struct PageRoute {
+    /// The compiled page.
+    pub component: PageComponent,
+    pattern: PagePattern,
+    fallback: Fallback,
+    listed: HashSet<String>,
+    cache: PageCache,
+}
+
+impl PageRoute {
+    /// A page with what the build generated for it (`prerendered`) and its listed paths.
+    pub fn new(
+        component: PageComponent,
+        fallback: Fallback,
+        listed: HashSet<String>,
+        prerendered: Vec<(String, Rendered)>,
+    ) -> Self {
+        let pattern = PagePattern::new(&component.pattern);
+        let cache = PageCache::default();
+        for (path, rendered) in prerendered {
+            cache.insert(&path, Arc::new(CacheEntry::new(rendered)));
+        }
+        Self {
+            component,
+            pattern,
+            fallback,
+            listed,
+            cache,
+        }
+    }
+
+    /// Generates one path in the sandbox; errors name the page and the path.
+    pub async fn render(
+        &self,
+        path: &PagePath,
+        preview: Option<String>,
+        log_id: &str,
+    ) -> Result<Rendered, String> {
+        let page = self.pattern.pattern();
+        let fail = |reason: String| {
+            format!(
+                "Error occurred prerendering page \"{}\" ({}) for path {}: {reason}",
+                page,
+                self.component.file.relative.display(),
+                path.path
+            )
+        };
+        let (result, html) = self
+            .component
+            .props_and_render(path.params.clone(), preview, log_id)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        rendered::check(page, &path.path, result, html).map_err(fail)
+    }
+
+    /// Answers a request for `encoded_path`, already matched to this page by the router.
+    pub async fn respond(
+        self: &Arc<Self>,
+        encoded_path: &str,
+        representation: Representation,
+        method: &Method,
+        headers: &HeaderMap,
+        keys: &PreviewKeys,
+        request_id: &str,
+    ) -> hyper::Response<Body> {
+        if method != Method::GET && method != Method::HEAD {
+            let mut response =
+                responses::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let Some(path) = self.pattern.match_path(encoded_path) else {
+            return not_found(representation);
+        };
+        let cookies = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        match keys.check(cookies) {
+            PreviewState::On(data) => {
+                return match self.render(&path, Some(data), request_id).await {
+                    Ok(rendered) => {
+                        let mut response = build(&rendered, None, representation, method, headers);
+                        response.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static(
+                                "private, no-cache, no-store, max-age=0, must-revalidate",
+                            ),
+                        );
+                        response
+                    }
+                    Err(message) => failed(&message, request_id),
+                };
+            }
+            PreviewState::Off => {
+                self.cached(&path, representation, method, headers, request_id)
+                    .await
+            }
+            PreviewState::Invalid => {
+                let mut response = self
+                    .cached(&path, representation, method, headers, request_id)
+                    .await;
+                for cookie in exit_cookies() {
+                    if let Ok(value) = HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(header::SET_COOKIE, value);
+                    }
+                }
+                response
+            }
+        }
+    }
+
+    async fn cached(
+        self: &Arc<Self>,
+        path: &PagePath,
+        representation: Representation,
+        method: &Method,
+        headers: &HeaderMap,
+        request_id: &str,
+    ) -> hyper::Response<Body> {
+        if let Some(entry) = self.cache.get(&path.path) {
+            let state = if entry.is_stale() {
+                self.regenerate_in_background(path.clone());
+                "STALE"
+            } else {
+                "HIT"
+            };
+            return build(
+                &entry.rendered,
+                Some((state, &entry)),
+                representation,
+                method,
+                headers,
+            );
+        }
+        let may_render = !self.pattern.is_dynamic()
+            || self.listed.contains(&path.path)
+            || self.fallback != Fallback::None;
+        if !may_render {
+            return not_found(representation);
+        }
+        let this = self.clone();
+        let generate_path = path.clone();
+        let log_id = request_id.to_owned();
+        let outcome = self
+            .cache
+            .generate_once(&path.path, async move {
+                this.render(&generate_path, None, &log_id).await
+            })
+            .await;
+        match outcome {
+            Ok(entry) => build(
+                &entry.rendered,
+                Some(("MISS", &entry)),
+                representation,
+                method,
+                headers,
+            ),
+            Err(message) => failed(&message, request_id),
+        }
+    }
+
+    fn regenerate_in_background(self: &Arc<Self>, path: PagePath) {
+        if self.cache.is_generating(&path.path) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let log_id = format!("revalidate {}", path.path);
+            let result = this
+                .cache
+                .generate_once(&path.path, this.render(&path, None, &log_id))
+                .await;
+            match result {
+                Ok(_) => {
+                    tracing::info!(page = %this.component.pattern, "regenerated {}", path.path)
+                }
+                Err(message) => tracing::error!(
+                    page = %this.component.pattern,
+                    "regenerating {} failed; the previous page is kept: {message}",
+                    path.path
+                ),
+            }
+        });
+    }
+
+    /// Regenerates `encoded_path` now, for an API route's `revalidate`.
+    pub async fn revalidate(&self, encoded_path: &str) -> Result<(), String> {
+        let path = self
+            .pattern
+            .match_path(encoded_path)
+            .ok_or_else(|| format!("Failed to revalidate {encoded_path}: Invalid response 404"))?;
+        if self.pattern.is_dynamic()
+            && self.fallback == Fallback::None
+            && !self.listed.contains(&path.path)
+        {
+            return Err(format!(
+                "Failed to revalidate {encoded_path}: Invalid response 404"
+            ));
+        }
+        let log_id = format!("revalidate {}", path.path);
+        self.cache
+            .generate_once(&path.path, self.render(&path, None, &log_id))
+            .await
+            .map(|_| ())
+            .map_err(|message| format!("Failed to revalidate {encoded_path}: {message}"))
+    }
+}
+
+fn build(
+    rendered: &Rendered,
+    cache: Option<(&str, &CacheEntry)>,
+    representation: Representation,
+    method: &Method,
+    request_headers: &HeaderMap,
+) -> hyper::Response<Body> {
+    let (status, content_type, body, etag) = match (&rendered.outcome, representation) {
+        (Outcome::Page { html, .. }, Representation::Html) => (
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            html.clone(),
+            cache.map(|(_, entry)| entry.etag.clone()),
+        ),
+        (Outcome::Page { props, .. }, Representation::Json) => {
+            (StatusCode::OK, "application/json", props.clone(), None)
+        }
+        (Outcome::NotFound, _) => return not_found(representation),
+        (Outcome::Redirect { location, status }, Representation::Json) => {
+            let json = serde_json::json!({
+                "__N_REDIRECT": location,
+                "__N_REDIRECT_STATUS": status,
+            });
+            (
+                StatusCode::OK,
+                "application/json",
+                json.to_string().into(),
+                None,
+            )
+        }
+        (Outcome::Redirect { location, status }, Representation::Html) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+            let mut response = responses::text(status, location);
+            match HeaderValue::from_str(location) {
+                Ok(value) => {
+                    response.headers_mut().insert(header::LOCATION, value);
+                }
+                Err(_) => {
+                    return responses::text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal Server Error",
+                    );
+                }
+            }
+            if status == StatusCode::PERMANENT_REDIRECT
+                && let Ok(refresh) = HeaderValue::from_str(&format!("0;url={location}"))
+            {
+                response.headers_mut().insert(header::REFRESH, refresh);
+            }
+            add_cache_headers(&mut response, rendered, cache);
+            return response;
+        }
+    };
+    let not_modified = etag.as_deref().is_some_and(|etag| {
+        request_headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|candidate| candidate.trim() == etag || candidate.trim() == "*")
+    });
+    let mut response = if not_modified {
+        let mut response = hyper::Response::new(responses::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let length = body.len();
+        let mut response = hyper::Response::new(if method == Method::HEAD {
+            responses::empty()
+        } else {
+            responses::full(body)
+        });
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        response
+    };
+    if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    add_cache_headers(&mut response, rendered, cache);
+    response
+}
+
+fn add_cache_headers(
+    response: &mut hyper::Response<Body>,
+    rendered: &Rendered,
+    cache: Option<(&str, &CacheEntry)>,
+) {
+    let Some((state, _)) = cache else {
+        return;
+    };
+    let seconds = rendered.revalidate.unwrap_or(31_536_000);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("s-maxage={seconds}, stale-while-revalidate"))
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(state) {
+        headers.insert(CACHE_HEADER, value);
+    }
+}
+
+fn not_found(representation: Representation) -> hyper::Response<Body> {
+    match representation {
+        Representation::Html => {
+            responses::text(StatusCode::NOT_FOUND, "404 | This page could not be found.")
+        }
+        Representation::Json => {
+            let mut response = hyper::Response::new(responses::full(r#"{"notFound":true}"#));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+    }
+}
+
+fn failed(message: &str, request_id: &str) -> hyper::Response<Body> {
+    tracing::error!(request_id, "{message}");
+    responses::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+}
