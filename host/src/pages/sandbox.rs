@@ -106,7 +106,7 @@ pub fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<PageState>> {
 pub enum PageError {
     /// The page tried to reach the network, which pages never have.
     #[error(
-        "it tried to fetch {}, but network is not available while building static pages \
+        "it tried to reach {}, but network is not available while building static pages \
          (nor when they are rendered later): read the data directly, from data/ or a store, \
          instead of fetching it, for example from an API route",
         .0.join(", ")
@@ -214,6 +214,9 @@ impl PageComponent {
     ) -> Result<R, PageError> {
         let memory_hit = Arc::new(AtomicBool::new(false));
         let log_id: Arc<str> = log_id.into();
+        let network = NoNetwork::default();
+        let attempts = network.attempts.clone();
+        let socket_attempts = network.attempts.clone();
         let mut wasi = WasiCtx::builder();
         wasi.stdout(GuestOutput::new(
             self.pattern.clone(),
@@ -225,9 +228,15 @@ impl PageComponent {
             log_id,
             Stream::Stderr,
         ))
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false);
+        .allow_ip_name_lookup(false)
+        // Every socket address is refused; the check only records what was tried.
+        .socket_addr_check(move |addr, _| {
+            socket_attempts
+                .lock()
+                .expect("attempts")
+                .push(format!("socket {addr}"));
+            Box::pin(async { false })
+        });
         if let Some(dir) = &self.data_dir
             && dir.is_dir()
         {
@@ -236,8 +245,6 @@ impl PageComponent {
                     .map_err(|e| PageError::Failed(format!("opening {}: {e}", dir.display())))?;
             }
         }
-        let network = NoNetwork::default();
-        let attempts = network.attempts.clone();
         let state = PageState {
             table: ResourceTable::new(),
             wasi: wasi.build(),

@@ -26,6 +26,7 @@ pub fn get_static_paths() -> Result<Paths> {
 
 pub fn get_static_props(ctx: StaticContext) -> Result<Props<PostPage>> {
     let slug = ctx.param("slug").unwrap_or_default();
+    eprintln!("generating /blog/{slug}");
     let Some(post) = blog_posts::read(slug).map_err(Error::internal)? else {
         return Ok(Props::not_found());
     };
