@@ -2,35 +2,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{example_dist, run_routelet, scratch_dir};
-
-/// An app in a scratch folder with the given route files.
-fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let app = scratch_dir(name);
-    for (file, text) in files {
-        let path = app.join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    app
-}
-
-fn build(app: &Path, out: &Path) -> (bool, String, String) {
-    let output = run_routelet(&[
-        "build",
-        app.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use support::{app_with, build_app, example_dist, scratch_dir};
 
 const GOOD_ROUTE: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -104,7 +78,7 @@ fn sha256(bytes: &[u8]) -> String {
 fn a_route_that_does_not_compile_fails_the_build_naming_it_and_keeps_the_old_dist() {
     let app = app_with("build-broken", &[("pages/api/ok.rs", GOOD_ROUTE)]);
     let out = app.join("dist");
-    let (ok, _, stderr) = build(&app, &out);
+    let (ok, _, stderr) = build_app(&app, &out);
     assert!(ok, "{stderr}");
     let before = std::fs::read(out.join("manifest.json")).unwrap();
 
@@ -113,7 +87,7 @@ fn a_route_that_does_not_compile_fails_the_build_naming_it_and_keeps_the_old_dis
         "use routelet_sdk::{Request, Response};\npub fn handler(_req: Request) -> Response { undefined_thing() }\n",
     )
     .unwrap();
-    let (ok, _, stderr) = build(&app, &out);
+    let (ok, _, stderr) = build_app(&app, &out);
     assert!(!ok, "a broken route must fail the build");
     assert!(
         stderr.contains("route file pages/api/[id].rs does not compile"),
@@ -140,7 +114,7 @@ fn a_route_file_without_a_handler_is_named() {
         "build-no-handler",
         &[("pages/api/nothing.rs", "pub fn other() {}\n")],
     );
-    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    let (ok, _, stderr) = build_app(&app, &app.join("dist"));
     assert!(!ok);
     assert!(
         stderr.contains("route file pages/api/nothing.rs: no `pub fn handler` found"),
@@ -157,7 +131,7 @@ fn an_invalid_layout_fails_before_anything_compiles() {
             ("pages/api/index.rs", GOOD_ROUTE),
         ],
     );
-    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    let (ok, _, stderr) = build_app(&app, &app.join("dist"));
     assert!(!ok);
     assert!(
         stderr.contains(
@@ -180,7 +154,7 @@ fn build_refuses_to_replace_a_folder_that_is_not_a_dist() {
             ("precious/notes.txt", "keep me"),
         ],
     );
-    let (ok, _, stderr) = build(&app, &app.join("precious"));
+    let (ok, _, stderr) = build_app(&app, &app.join("precious"));
     assert!(!ok);
     assert!(stderr.contains("refusing to replace"), "{stderr}");
     assert_eq!(
@@ -192,7 +166,7 @@ fn build_refuses_to_replace_a_folder_that_is_not_a_dist() {
 #[test]
 fn an_app_without_pages_is_told_where_routes_go() {
     let app = app_with("build-no-pages", &[("README.md", "empty")]);
-    let (ok, _, stderr) = build(&app, &app.join("dist"));
+    let (ok, _, stderr) = build_app(&app, &app.join("dist"));
     assert!(!ok);
     assert!(stderr.contains("has no pages/ folder"), "{stderr}");
 }
@@ -211,7 +185,7 @@ pub fn handler(req: Request) -> Response { Response::text(req.text().unwrap_or_d
         )],
     );
     let out = app.join("dist");
-    let (ok, _, stderr) = build(&app, &out);
+    let (ok, _, stderr) = build_app(&app, &out);
     assert!(ok, "{stderr}");
     let server = support::Server::start(&out);
     let client = support::client();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use support::{Server, client, example_dist, repo_root, run_routelet, scratch_dir};
+use support::{Server, app_with, build_app, client, example_dist, repo_root, scratch_dir};
 
 /// A private copy of the blog's dist, for tests that change its data.
 fn blog_copy(name: &str) -> PathBuf {
@@ -21,30 +21,6 @@ fn blog_copy(name: &str) -> PathBuf {
         .unwrap();
     assert!(status.success());
     copy
-}
-
-fn build(app: &Path, out: &Path) -> (bool, String, String) {
-    let output = run_routelet(&[
-        "build",
-        app.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let app = scratch_dir(name);
-    for (file, text) in files {
-        let path = app.join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    app
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -61,7 +37,7 @@ fn build_id(dist: &Path) -> String {
 #[test]
 fn the_build_writes_html_and_props_for_every_path_and_prints_the_page_table() {
     let out = scratch_dir("blog-build").join("dist");
-    let (ok, stdout, stderr) = build(&repo_root().join("examples/blog"), &out);
+    let (ok, stdout, stderr) = build_app(&repo_root().join("examples/blog"), &out);
     assert!(ok, "{stdout}\n{stderr}");
     let table: Vec<&str> = stdout
         .lines()
@@ -159,7 +135,7 @@ fn a_page_that_fetches_fails_the_build_naming_the_page_the_path_and_why() {
             ("pages/posts/[id].rs", FETCHING_PAGE),
         ],
     );
-    let (ok, stdout, stderr) = build(&app, &app.join("dist"));
+    let (ok, stdout, stderr) = build_app(&app, &app.join("dist"));
     assert!(!ok, "the build must fail:\n{stdout}");
     assert!(
         stderr.contains("Error occurred prerendering page \"/posts/[id]\"")
@@ -191,7 +167,7 @@ pub fn render() -> String {
 fn a_page_cannot_open_a_socket() {
     let app = app_with("page-socket", &[("pages/about.rs", SOCKET_PAGE)]);
     let dist = app.join("dist");
-    let (ok, stdout, stderr) = build(&app, &dist);
+    let (ok, stdout, stderr) = build_app(&app, &dist);
     assert!(ok, "{stdout}\n{stderr}");
     let html = std::fs::read_to_string(dist.join("static/about.html")).unwrap();
     assert!(html.starts_with("not connected: "), "{html}");
@@ -217,7 +193,7 @@ fn a_page_that_writes_to_data_fails_the_build_and_writes_nothing() {
         "page-writes",
         &[("pages/write.rs", WRITING_PAGE), ("data/seed.txt", "seed")],
     );
-    let (ok, stdout, stderr) = build(&app, &app.join("dist"));
+    let (ok, stdout, stderr) = build_app(&app, &app.join("dist"));
     assert!(!ok, "the build must fail:\n{stdout}");
     assert!(
         stderr.contains("Error occurred prerendering page \"/write\"")
@@ -241,7 +217,7 @@ pub fn render() -> String {
         &[("pages/read.rs", page), ("data/seed.txt", "seed")],
     );
     let dist = app.join("dist");
-    let (ok, stdout, stderr) = build(&app, &dist);
+    let (ok, stdout, stderr) = build_app(&app, &dist);
     assert!(ok, "{stdout}\n{stderr}");
     assert_eq!(
         std::fs::read_to_string(dist.join("static/read.html")).unwrap(),

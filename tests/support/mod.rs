@@ -274,3 +274,29 @@ pub fn raw_request(addr: SocketAddr, request: &str) -> String {
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// An app in a scratch folder with the given files (`pages/api/x.rs`, `Cargo.toml`, ...).
+pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let app = scratch_dir(name);
+    for (file, text) in files {
+        let path = app.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    app
+}
+
+/// Runs `routelet build APP --out OUT`: whether it succeeded, its stdout and its stderr.
+pub fn build_app(app: &Path, out: &Path) -> (bool, String, String) {
+    let output = run_routelet(&[
+        "build",
+        app.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

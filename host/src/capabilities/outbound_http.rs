@@ -10,7 +10,8 @@ pub struct DenyAll {
     pub route: std::sync::Arc<str>,
 }
 
-type SendFuture = Box<
+/// What `WasiHttpHooks::send_request` returns, named once for every policy.
+pub type SendFuture = Box<
     dyn Future<
             Output = Result<
                 (

@@ -30,18 +30,23 @@ impl context::Host for RouteContext {
     }
 
     fn params(&mut self) -> Vec<context::Param> {
-        self.params
-            .0
-            .iter()
-            .map(|(name, value)| context::Param {
-                name: name.clone(),
-                value: match value {
-                    ParamValue::Single(v) => context::ParamValue::Single(v.clone()),
-                    ParamValue::Multiple(v) => context::ParamValue::Multiple(v.clone()),
-                },
-            })
-            .collect()
+        wit_params(&self.params)
     }
+}
+
+/// The router's params as the WIT's, for the context import and for pages' props context.
+pub fn wit_params(params: &Params) -> Vec<context::Param> {
+    params
+        .0
+        .iter()
+        .map(|(name, value)| context::Param {
+            name: name.clone(),
+            value: match value {
+                ParamValue::Single(v) => context::ParamValue::Single(v.clone()),
+                ParamValue::Multiple(v) => context::ParamValue::Multiple(v.clone()),
+            },
+        })
+        .collect()
 }
 
 /// Adds the import to a linker; `get` finds the request's context in the store data.

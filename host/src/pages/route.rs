@@ -93,12 +93,7 @@ impl PageRoute {
         request_id: &str,
     ) -> hyper::Response<Body> {
         if method != Method::GET && method != Method::HEAD {
-            let mut response =
-                responses::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+            return responses::get_or_head_only();
         }
         let Some(path) = self.pattern.match_path(encoded_path) else {
             return not_found(representation);

@@ -17,6 +17,7 @@ use wasmtime_wasi_http::{
 
 use super::bindings::{PropsContext, PropsResult, StaticPagePre, StaticPaths};
 use crate::capabilities::bindings::context;
+use crate::capabilities::outbound_http::SendFuture;
 use crate::capabilities::route_context::{self, RouteContext};
 use crate::dist::RouteFile;
 use crate::runtime::engine::Runtime;
@@ -57,18 +58,6 @@ impl WasiHttpView for PageState {
 struct NoNetwork {
     attempts: Arc<Mutex<Vec<String>>>,
 }
-
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
 
 impl WasiHttpHooks for NoNetwork {
     fn send_request(
@@ -178,7 +167,7 @@ impl PageComponent {
         log_id: &str,
     ) -> Result<(PropsResult, Option<String>), PageError> {
         let context = PropsContext {
-            params: to_wit_params(&params),
+            params: route_context::wit_params(&params),
             preview: preview.is_some(),
             preview_data: preview,
         };
@@ -282,20 +271,6 @@ impl PageComponent {
             Err(_) => Err(PageError::Failed(format!("timed out after {timeout:?}"))),
         }
     }
-}
-
-fn to_wit_params(params: &Params) -> Vec<context::Param> {
-    params
-        .0
-        .iter()
-        .map(|(name, value)| context::Param {
-            name: name.clone(),
-            value: match value {
-                ParamValue::Single(v) => context::ParamValue::Single(v.clone()),
-                ParamValue::Multiple(v) => context::ParamValue::Multiple(v.clone()),
-            },
-        })
-        .collect()
 }
 
 /// Turns the WIT params back into the router's, for paths given as params.

@@ -85,12 +85,7 @@ impl PublicFile {
         headers: &http::HeaderMap,
     ) -> hyper::Response<Body> {
         if method != Method::GET && method != Method::HEAD {
-            let mut response =
-                responses::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+            return responses::get_or_head_only();
         }
         if etag_matches(headers, &self.etag) {
             let mut response = hyper::Response::new(responses::empty());

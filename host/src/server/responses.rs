@@ -46,3 +46,12 @@ pub fn permanent_redirect(location: &str) -> hyper::Response<Body> {
         Err(_) => text(StatusCode::BAD_REQUEST, "Bad Request"),
     }
 }
+
+/// The 405 that files and pages send to methods other than GET and HEAD.
+pub fn get_or_head_only() -> hyper::Response<Body> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
