@@ -8,6 +8,7 @@ mod raw {
     wit_bindgen::generate!({
         path: "../wit",
         world: "routelet:route/route-imports",
+        generate_all,
     });
 }
 
@@ -31,3 +32,11 @@ pub(crate) fn route_context() -> (String, Query) {
         .collect();
     (context::matched_pattern(), params)
 }
+
+/// The raw `wasi:keyvalue` imports, wrapped by [`crate::kv`].
+pub(crate) mod kv {
+    pub(crate) use super::raw::wasi::keyvalue::{atomics, batch, store};
+}
+
+/// The raw `routelet:route/sql` import, wrapped by [`crate::sql`].
+pub(crate) use raw::routelet::route::sql as sql_raw;

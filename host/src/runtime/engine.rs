@@ -11,7 +11,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::limits::Limits;
 use super::request::RequestState;
+use crate::capabilities::key_value::{self, Stores};
 use crate::capabilities::route_context;
+use crate::capabilities::sql::{self, Databases};
 
 /// How often the epoch advances; a running guest yields to other requests at this pace.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -21,6 +23,10 @@ pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
     pub limits: Limits,
+    /// The deployment's key-value stores; none until the host configures them.
+    pub key_value: Arc<Stores>,
+    /// The deployment's SQL databases; none until the host configures them.
+    pub sql: Arc<Databases>,
     _ticker: EpochTicker,
 }
 
@@ -54,12 +60,20 @@ impl Runtime {
         route_context::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.route)
             .map_err(anyhow::Error::from)
             .context("linking routelet:route/context")?;
+        key_value::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.key_value)
+            .map_err(anyhow::Error::from)
+            .context("linking wasi:keyvalue")?;
+        sql::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.sql)
+            .map_err(anyhow::Error::from)
+            .context("linking routelet:route/sql")?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             engine,
             linker,
             limits,
+            key_value: Arc::default(),
+            sql: Arc::default(),
             _ticker: ticker,
         })
     }
