@@ -58,6 +58,7 @@ fn the_dist_has_a_component_per_route_the_public_files_and_a_manifest() {
             "/api/echo",
             "/api/kv/[key]",
             "/api/notes",
+            "/api/notes/batch",
             "/api/notes/[id]",
             "/api/panic",
             "/api/posts/[...slug]",
@@ -82,14 +83,14 @@ fn the_dist_has_a_component_per_route_the_public_files_and_a_manifest() {
             file.display()
         );
     }
-    assert_eq!(routes[14]["file"], "pages/api/users/[id].wasm");
+    assert_eq!(routes[15]["file"], "pages/api/users/[id].wasm");
     for migration in ["0001_subscribers.sql", "0002_notes.sql"] {
         assert!(
             dist.join("migrations").join(migration).is_file(),
             "migrations/{migration} is copied into the dist"
         );
     }
-    assert_eq!(routes[14]["source"], "pages/api/users/[id].rs");
+    assert_eq!(routes[15]["source"], "pages/api/users/[id].rs");
     assert!(dist.join("public/index.html").is_file());
 }
 

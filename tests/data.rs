@@ -55,6 +55,7 @@ async fn run_cases(server: &Server, backend: &str) {
     a_thousand_concurrent_increments_end_at_exactly_a_thousand(server, backend).await;
     awkward_values_round_trip_verbatim(server, backend).await;
     sql_injection_through_parameters_is_inert(server, backend).await;
+    a_transaction_saves_all_or_nothing(server, backend).await;
     eprintln!("{backend}: all cases passed in {:.1?}", started.elapsed());
 }
 
@@ -252,6 +253,49 @@ async fn sql_injection_through_parameters_is_inert(server: &Server, backend: &st
     )
     .await;
     assert_eq!(found["ids"], json!(["sql"]), "{backend}");
+}
+
+async fn a_transaction_saves_all_or_nothing(server: &Server, backend: &str) {
+    let http = client();
+    let batch = |notes: Value| {
+        http.post(server.url("/api/notes/batch"))
+            .json(&notes)
+            .send()
+    };
+    let (status, body) = json(
+        batch(json!([{ "id": "t1", "title": "one" }, { "id": "t2", "title": "two" }]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::CREATED, json!({ "saved": 2 })),
+        "{backend}"
+    );
+    let (status, body) = json(
+        batch(json!([{ "id": "t3", "title": "three" }, { "id": "t1", "title": "again" }]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{backend}: {body}");
+    let t3 = http.get(server.url("/api/notes/t3")).send().await.unwrap();
+    assert_eq!(
+        t3.status(),
+        StatusCode::NOT_FOUND,
+        "{backend}: t3 was rolled back"
+    );
+    let (_, t1) = json(http.get(server.url("/api/notes/t1")).send().await.unwrap()).await;
+    assert_eq!(t1["title"], "one", "{backend}: t1 is unchanged");
+    // The connection went back to the pool clean: the next request writes normally.
+    let (status, _) = json(
+        batch(json!([{ "id": "t3", "title": "three" }]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{backend}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,7 @@ pub fn handler(_req: Request) -> Response {
             { "method": "POST", "path": "/api/counter", "description": "adds one to a counter atomically (key-value); GET reads it" },
             { "method": "PUT", "path": "/api/kv/[key]", "description": "stores the body verbatim in the key-value store; GET and DELETE too" },
             { "method": "PUT", "path": "/api/notes/[id]?title=...", "description": "saves a note in SQL; GET reads it" },
+            { "method": "POST", "path": "/api/notes/batch", "description": "saves several notes in one transaction: all or none" },
             { "method": "GET", "path": "/api/notes?title=...", "description": "the notes with this title" },
             { "method": "*", "path": "/api/echo", "description": "echoes the method, content type and parsed body" },
             { "method": "POST", "path": "/api/upload", "description": "streams the body without buffering it and counts it" },
