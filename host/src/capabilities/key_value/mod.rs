@@ -377,6 +377,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn increment_counts_in_decimal_and_refuses_values_that_are_not_integers() {
+        let dir = temp("incr");
+        let mut kv = state(&dir, &[]);
+        let bucket = kv.open("default".into()).await.unwrap();
+        let borrow = || Resource::<Bucket>::new_borrow(bucket.rep());
+        let incr = atomics::Host::increment;
+        assert_eq!(incr(&mut kv, borrow(), "n".into(), 5).await.unwrap(), 5);
+        assert_eq!(incr(&mut kv, borrow(), "n".into(), 2).await.unwrap(), 7);
+        assert_eq!(
+            kv.get(borrow(), "n".into()).await.unwrap(),
+            Some(b"7".to_vec())
+        );
+        kv.set(borrow(), "text".into(), b"seven".to_vec())
+            .await
+            .unwrap();
+        match incr(&mut kv, borrow(), "text".into(), 1).await {
+            Err(store::Error::Other(message)) => assert!(message.contains("\"text\""), "{message}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        let many = batch::Host::get_many(&mut kv, borrow(), vec!["n".into(), "absent".into()])
+            .await
+            .unwrap();
+        assert_eq!(many, vec![Some(("n".into(), b"7".to_vec())), None]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn grants_of_undefined_stores_stop_the_start() {
         let stores =
