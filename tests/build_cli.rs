@@ -2,7 +2,6 @@
 
 mod support;
 
-
 use serde_json::Value;
 use support::{app_with, build_app, example_dist, scratch_dir};
 
@@ -27,12 +26,18 @@ fn the_dist_has_a_component_per_route_the_public_files_and_a_manifest() {
         patterns,
         [
             "/api",
+            "/api/counter",
             "/api/docs/[[...path]]",
             "/api/echo",
+            "/api/kv/[key]",
+            "/api/notes",
+            "/api/notes/batch",
+            "/api/notes/[id]",
             "/api/panic",
             "/api/posts/[...slug]",
             "/api/stream",
             "/api/subscribe",
+            "/api/subscribers",
             "/api/upload",
             "/api/users/me",
             "/api/users/[id]",
@@ -51,8 +56,14 @@ fn the_dist_has_a_component_per_route_the_public_files_and_a_manifest() {
             file.display()
         );
     }
-    assert_eq!(routes[9]["file"], "pages/api/users/[id].wasm");
-    assert_eq!(routes[9]["source"], "pages/api/users/[id].rs");
+    assert_eq!(routes[15]["file"], "pages/api/users/[id].wasm");
+    for migration in ["0001_subscribers.sql", "0002_notes.sql"] {
+        assert!(
+            dist.join("migrations").join(migration).is_file(),
+            "migrations/{migration} is copied into the dist"
+        );
+    }
+    assert_eq!(routes[15]["source"], "pages/api/users/[id].rs");
     assert!(dist.join("public/index.html").is_file());
 }
 

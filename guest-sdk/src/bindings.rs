@@ -8,6 +8,7 @@ pub(crate) mod raw {
     wit_bindgen::generate!({
         path: "../wit",
         world: "routelet:route/route-imports",
+        generate_all,
     });
 }
 
@@ -81,3 +82,11 @@ pub(crate) fn clear_preview_data() {
 pub(crate) fn revalidate(path: &str) -> Result<(), String> {
     preview::revalidate(path)
 }
+
+/// The raw `wasi:keyvalue` imports, wrapped by [`crate::kv`].
+pub(crate) mod kv {
+    pub(crate) use super::raw::wasi::keyvalue::{atomics, batch, store};
+}
+
+/// The raw `routelet:route/sql` import, wrapped by [`crate::sql`].
+pub(crate) use raw::routelet::route::sql as sql_raw;

@@ -53,6 +53,8 @@
 //! - Consuming the body: [`Body`], or [`BodyReader`] to stream it when [`Config::body_parser`]
 //!   is off.
 //! - Answering: [`Response`], [`Cookie`], and [`IntoResponse`] for whatever a handler returns.
+//! - Data: [`kv`] (key-value stores, `wasi:keyvalue`) and [`sql`] (SQL databases), each
+//!   granted per route in `routelet.toml`.
 //! - Wiring: [`export_route!`] turns the handler into the component's `wasi:http` export and
 //!   fetches the route context (matched pattern, params) from the host through the
 //!   `routelet:route/context` import, so no client can forge it with headers.
@@ -66,12 +68,14 @@ mod cookie;
 mod de;
 mod error;
 mod headers;
+pub mod kv;
 pub mod page;
 mod preview;
 mod query;
 mod request;
 mod response;
 mod runtime;
+pub mod sql;
 
 pub use body::{Body, BodyReader};
 pub use config::Config;

@@ -31,6 +31,12 @@ pub struct AppConfig {
     /// Settings of single routes, keyed by pattern (`/api/users/[id]`).
     #[serde(default)]
     pub routes: BTreeMap<String, RouteConfig>,
+    /// `[key_value.stores.NAME]`: where named key-value stores live.
+    #[serde(default)]
+    pub key_value: crate::capabilities::key_value::config::KeyValueConfig,
+    /// `[sql.databases.NAME]`: where named SQL databases live.
+    #[serde(default)]
+    pub sql: crate::capabilities::sql::config::SqlConfig,
 }
 
 /// `[preview]`.
@@ -48,6 +54,12 @@ pub struct RouteConfig {
     /// Environment variables this route's guest sees, and no other route.
     #[serde(default)]
     pub env: BTreeMap<String, Value>,
+    /// Key-value stores this route may open besides `default`.
+    #[serde(default)]
+    pub key_value_stores: Vec<String>,
+    /// SQL databases this route may open besides `default`.
+    #[serde(default)]
+    pub sql_databases: Vec<String>,
 }
 
 /// A configuration value: written in the file, or read from the host's environment at start.

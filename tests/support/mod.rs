@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod backends;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,6 +81,20 @@ pub fn example_dist(name: &str) -> PathBuf {
     dist
 }
 
+/// A data directory no other host has used: each test starts from empty stores.
+pub fn fresh_data_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = target_dir()
+        .join("e2e")
+        .join("data")
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// A running `routelet serve`, stopped (SIGKILL) when dropped.
 pub struct Server {
     child: Child,
@@ -95,13 +111,25 @@ impl Server {
     }
 
     /// Like [`Server::start`], but returns the host's output when it does not come up.
+    pub fn try_start(dist: &Path) -> Result<Server, String> {
+        Self::try_start_with_data(dist, &fresh_data_dir())
+    }
+
+    /// Starts a host whose embedded stores live in `data_dir`, e.g. to restart on the same data.
+    pub fn start_with_data(dist: &Path, data_dir: &Path) -> Server {
+        Self::try_start_with_data(dist, data_dir).unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// Like [`Server::start_with_data`], but returns the host's output when it does not come up.
     #[expect(
         clippy::zombie_processes,
         reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
     )]
-    pub fn try_start(dist: &Path) -> Result<Server, String> {
+    pub fn try_start_with_data(dist: &Path, data_dir: &Path) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -179,6 +207,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
+    }
+
+    /// Kills the host with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.

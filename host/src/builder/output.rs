@@ -9,6 +9,7 @@ use routelet_router::RouteTable;
 use super::RouteSource;
 use super::cargo::Artifacts;
 use super::workspace::Workspace;
+use crate::capabilities::sql::migrations::{self, MIGRATIONS_DIR};
 use crate::config::{AppConfig, CONFIG_FILE};
 use crate::dist::{
     MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
@@ -67,6 +68,7 @@ pub fn write_dist(
         });
     }
     let public_files = copy_public(&app.join("public"), &staging.join("public"))?;
+    copy_migrations(&app.join(MIGRATIONS_DIR), &staging.join(MIGRATIONS_DIR))?;
     let config = app.join(CONFIG_FILE);
     if config.is_file() {
         std::fs::copy(&config, staging.join(CONFIG_FILE))
@@ -155,6 +157,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
     copy_public(from, to)
+}
+
+/// Copies `APP/migrations/*.sql` as they are; the host applies them before serving.
+fn copy_migrations(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let files = migrations::files(from)?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for (name, path) in files {
+        std::fs::copy(&path, to.join(&name))
+            .with_context(|| format!("copying {MIGRATIONS_DIR}/{name}"))?;
+    }
+    Ok(())
 }
 
 fn copy_public(from: &Path, to: &Path) -> anyhow::Result<usize> {

@@ -8,6 +8,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::capabilities::data_dir::DataDir;
+use crate::capabilities::key_value::Stores;
+use crate::capabilities::sql::Databases;
+use crate::capabilities::sql::migrations::{self, MIGRATIONS_DIR};
+use crate::config::AppConfig;
 use crate::dist::Dist;
 use crate::runtime::engine::Runtime;
 use crate::runtime::limits::Limits;
@@ -22,13 +27,30 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the URL printed says which).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
+
+    /// Where the host keeps its data (embedded SQLite stores and databases); created on first use.
+    #[arg(long, default_value = "./.routelet/data")]
+    data_dir: PathBuf,
 }
 
 impl ServeArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let started = Instant::now();
         let dist = Dist::open(&self.dist)?;
-        let runtime = Runtime::new(Limits::default())?;
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let mut runtime = Runtime::new(Limits::default())?;
+        let config = AppConfig::load(dist.root())?;
+        let data_dir = DataDir::new(&self.data_dir);
+        runtime.key_value = Arc::new(Stores::from_config(&config.key_value, &data_dir)?);
+        let databases = Databases::from_config(&config.sql, &data_dir)?;
+        tokio.block_on(apply_migrations(
+            &databases,
+            &dist.root().join(MIGRATIONS_DIR),
+        ))?;
+        runtime.sql = Arc::new(databases);
         let app = Arc::new(App::load(&dist, runtime)?);
         for (route, loaded) in app.routes().iter() {
             tracing::info!(
@@ -37,10 +59,6 @@ impl ServeArgs {
                 loaded.file().relative.display()
             );
         }
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?;
         tokio.block_on(async move {
             let listener = server::bind(self.listen).await?;
             let addr = listener.local_addr()?;
@@ -63,4 +81,15 @@ impl ServeArgs {
             server::serve(listener, app).await
         })
     }
+}
+
+/// Applies the dist's migrations to the `default` database before anything is served.
+async fn apply_migrations(databases: &Databases, dir: &std::path::Path) -> anyhow::Result<()> {
+    let Some(database) = databases.default_database() else {
+        return Ok(());
+    };
+    for name in migrations::apply(database, dir).await? {
+        tracing::info!("applied migration {MIGRATIONS_DIR}/{name}");
+    }
+    Ok(())
 }

@@ -21,6 +21,10 @@ pub struct LoadedRoute {
     pub pre: ProxyPre<RequestState>,
     /// The environment this route's guest sees, from `routelet.toml`.
     pub env: Vec<(String, String)>,
+    /// Key-value stores granted besides `default`, from `routelet.toml`.
+    pub key_value_stores: Arc<[String]>,
+    /// SQL databases granted besides `default`, from `routelet.toml`.
+    pub sql_databases: Arc<[String]>,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -79,6 +83,12 @@ impl LoadedRoute {
             Some(config) => config.resolved_env(pattern)?,
             None => Vec::new(),
         };
+        let key_value_stores = config
+            .map(|c| c.key_value_stores.clone())
+            .unwrap_or_default();
+        let sql_databases = config.map(|c| c.sql_databases.clone()).unwrap_or_default();
+        runtime.key_value.check_grants(pattern, &key_value_stores)?;
+        runtime.sql.check_grants(pattern, &sql_databases)?;
         let name = file.relative.display();
         let instance_pre = runtime
             .linker
@@ -97,6 +107,8 @@ impl LoadedRoute {
             file: file.clone(),
             pre,
             env,
+            key_value_stores: key_value_stores.into(),
+            sql_databases: sql_databases.into(),
         })
     }
 }

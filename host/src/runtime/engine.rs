@@ -11,6 +11,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::limits::Limits;
 use super::request::RequestState;
+use crate::capabilities::key_value::{self, Stores};
+use crate::capabilities::sql::{self, Databases};
 use crate::capabilities::{preview, route_context};
 use crate::pages::sandbox::PageState;
 
@@ -24,6 +26,10 @@ pub struct Runtime {
     /// Pages link against less: no outbound HTTP that could succeed, no preview import.
     pub page_linker: Linker<PageState>,
     pub limits: Limits,
+    /// The deployment's key-value stores; none until the host configures them.
+    pub key_value: Arc<Stores>,
+    /// The deployment's SQL databases; none until the host configures them.
+    pub sql: Arc<Databases>,
     _ticker: EpochTicker,
 }
 
@@ -61,6 +67,12 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking routelet:route/preview")?;
         let page_linker = crate::pages::sandbox::linker(&engine)?;
+        key_value::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.key_value)
+            .map_err(anyhow::Error::from)
+            .context("linking wasi:keyvalue")?;
+        sql::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.sql)
+            .map_err(anyhow::Error::from)
+            .context("linking routelet:route/sql")?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
@@ -68,6 +80,8 @@ impl Runtime {
             linker,
             page_linker,
             limits,
+            key_value: Arc::default(),
+            sql: Arc::default(),
             _ticker: ticker,
         })
     }

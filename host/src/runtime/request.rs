@@ -17,9 +17,11 @@ use super::component::LoadedRoute;
 use super::engine::Runtime;
 use super::guest_log::{GuestOutput, Stream};
 use super::limits::MemoryLimiter;
+use crate::capabilities::key_value::KeyValue;
 use crate::capabilities::outbound_http::DenyAll;
 use crate::capabilities::preview::PreviewHost;
 use crate::capabilities::route_context::RouteContext;
+use crate::capabilities::sql::Sql;
 
 /// The data of one request's `Store`: WASI with nothing granted, wasi:http, and our context.
 pub struct RequestState {
@@ -32,6 +34,10 @@ pub struct RequestState {
     pub route: RouteContext,
     /// Serves the `routelet:route/preview` import.
     pub preview: PreviewHost,
+    /// Read by the `wasi:keyvalue` imports.
+    pub key_value: KeyValue,
+    /// Read by the `routelet:route/sql` import.
+    pub sql: Sql,
 }
 
 impl WasiView for RequestState {
@@ -125,6 +131,16 @@ pub async fn run(
         limiter: MemoryLimiter::new(runtime.limits.memory_bytes, memory_hit.clone()),
         route: RouteContext::new(route.pattern.clone(), params),
         preview,
+        key_value: KeyValue::new(
+            runtime.key_value.clone(),
+            route.pattern.clone(),
+            route.key_value_stores.clone(),
+        ),
+        sql: Sql::new(
+            runtime.sql.clone(),
+            route.pattern.clone(),
+            route.sql_databases.clone(),
+        ),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);

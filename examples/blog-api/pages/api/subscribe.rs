@@ -3,9 +3,13 @@
 //! Accepts the HTML form on `/` (`application/x-www-form-urlencoded`) and JSON
 //! (`{"email": "..."}`). A form post is answered with a 303 to `/subscribed.html`, so reloading
 //! that page does not post again; JSON gets `201 {"ok":true,"email":...}`. An address that is
-//! not valid is `422 {"ok":false,"error":...}` either way. Other methods get a 405 with
-//! `Allow: POST`: Next.js leaves that to the handler, and so does Routelet.
+//! not valid is `422 {"ok":false,"error":...}` either way. The address is saved in the `default`
+//! SQL database (table `subscribers`, from `migrations/`): one already there is
+//! `409 {"ok":false,"error":"already subscribed"}`, and a database that cannot be reached is a 503.
+//! Other methods get a 405 with `Allow: POST`: Next.js leaves that to the handler, and so does
+//! Routelet.
 
+use routelet_sdk::sql::{Database, SqlErrorKind, params};
 use routelet_sdk::{Body, Cookie, Error, Request, Response, Result, SameSite};
 use serde::Deserialize;
 
@@ -25,6 +29,26 @@ pub fn handler(req: Request) -> Result {
     if let Err(problem) = check_email(&email) {
         let error = serde_json::json!({ "ok": false, "error": problem });
         return Ok(Response::json(&error).status(422));
+    }
+
+    let saved = Database::open_default().and_then(|db| {
+        db.execute(
+            "INSERT INTO subscribers (email, source) VALUES ($1, $2)",
+            params![email.as_str(), if from_form { "form" } else { "json" }],
+        )
+    });
+    match saved {
+        Ok(_) => {}
+        Err(e) if e.kind() == SqlErrorKind::ConstraintViolation => {
+            let error = serde_json::json!({ "ok": false, "error": "already subscribed" });
+            return Ok(Response::json(&error).status(409));
+        }
+        Err(e) if e.kind() == SqlErrorKind::Unavailable => {
+            eprintln!("subscribe: {e}");
+            let error = serde_json::json!({ "ok": false, "error": "try again later" });
+            return Ok(Response::json(&error).status(503).header("retry-after", "5"));
+        }
+        Err(e) => return Err(Error::internal(e)),
     }
 
     let remember = Cookie::new("subscriber", email.as_str())

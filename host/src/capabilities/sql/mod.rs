@@ -1,0 +1,294 @@
+//! SQL databases for routes, through our own `routelet:route/sql` interface: parameterised
+//! statements (`$1`, `$2`, ... on every backend), typed values, rows with column names, and
+//! transactions.
+//!
+//! Databases are named; `default` is granted to every API route, other names per route in
+//! `routelet.toml`. A database lives in embedded SQLite ([`sqlite`], WAL mode, in the data
+//! directory) or in PostgreSQL ([`postgres`]); both pool their connections, so opening a
+//! database in a request costs no connection set-up. [`migrations`] run before the host serves.
+
+pub mod config;
+pub mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::bail;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use super::data_dir::DataDir;
+use config::{DEFAULT_DATABASE, SqlConfig};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "routelet:route/sql-imports",
+        imports: { default: async },
+        with: {
+            "routelet:route/sql.connection": super::Connection,
+        },
+    });
+}
+
+use bindings::routelet::route::sql as wit;
+pub use bindings::routelet::route::sql::{Error, Rows, Value};
+
+/// One database's backend, shared by every request.
+pub enum Database {
+    /// A file in the data directory.
+    Sqlite(Arc<sqlite::Pool>),
+    /// A PostgreSQL server, through a bounded pool.
+    Postgres(postgres::Pool),
+}
+
+impl Database {
+    fn from_url(name: &str, url: Option<&str>, data_dir: &DataDir) -> anyhow::Result<Self> {
+        match url {
+            None | Some("sqlite") => Ok(Database::Sqlite(Arc::new(sqlite::Pool::new(
+                data_dir.clone(),
+                name,
+            )?))),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Database::Postgres(postgres::Pool::new(name, url)?))
+            }
+            Some(other) => bail!(
+                "[sql.databases.{name}] url {other:?} is not supported: use postgres://... or \
+                 leave it out for the embedded SQLite database"
+            ),
+        }
+    }
+
+    /// Takes a connection from the pool, waiting a bounded time.
+    async fn connect(&self, read_only: bool) -> Result<Conn, Error> {
+        match self {
+            Database::Sqlite(pool) => Ok(Conn::Sqlite(sqlite::Pool::get(pool, read_only)?)),
+            Database::Postgres(pool) => Ok(Conn::Postgres(pool.get(read_only).await?)),
+        }
+    }
+}
+
+/// Every database of a deployment.
+#[derive(Default)]
+pub struct Databases {
+    databases: HashMap<String, Database>,
+}
+
+impl Databases {
+    /// Sets up the databases named in `[sql.databases]`, plus the embedded `default`.
+    ///
+    /// No connection is made here; pools connect on first use, with bounded waits.
+    pub fn from_config(config: &SqlConfig, data_dir: &DataDir) -> anyhow::Result<Self> {
+        let mut databases = HashMap::new();
+        for (name, database) in &config.databases {
+            let url = match &database.url {
+                Some(url) => Some(url.resolve(&format!("[sql.databases.{name}] url"))?),
+                None => None,
+            };
+            databases.insert(
+                name.clone(),
+                Database::from_url(name, url.as_deref(), data_dir)?,
+            );
+        }
+        if !databases.contains_key(DEFAULT_DATABASE) {
+            databases.insert(
+                DEFAULT_DATABASE.to_owned(),
+                Database::from_url(DEFAULT_DATABASE, None, data_dir)?,
+            );
+        }
+        Ok(Self { databases })
+    }
+
+    /// Checks a route's grants against the databases that exist, so a typo stops the start.
+    pub fn check_grants(&self, pattern: &str, granted: &[String]) -> anyhow::Result<()> {
+        for name in granted {
+            if !self.databases.contains_key(name) {
+                bail!(
+                    "routelet.toml: [routes.\"{pattern}\"] sql_databases grants database \
+                     \"{name}\", which is not defined; add [sql.databases.{name}]"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The database migrations apply to.
+    pub fn default_database(&self) -> Option<&Database> {
+        self.databases.get(DEFAULT_DATABASE)
+    }
+}
+
+/// A pooled connection of either backend.
+enum Conn {
+    Sqlite(sqlite::Pooled),
+    Postgres(postgres::Pooled),
+}
+
+/// An open database, as a `routelet:route/sql.connection` resource.
+pub struct Connection {
+    conn: Conn,
+}
+
+/// The SQL state of one request: which databases it may open, and its open connections.
+pub struct Sql {
+    databases: Arc<Databases>,
+    granted: Arc<[String]>,
+    route: Arc<str>,
+    read_only: bool,
+    table: ResourceTable,
+}
+
+impl Sql {
+    /// The state of one request of `route`, which may open `default` and `granted`.
+    pub fn new(databases: Arc<Databases>, route: Arc<str>, granted: Arc<[String]>) -> Self {
+        Self {
+            databases,
+            granted,
+            route,
+            read_only: false,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// Makes every connection this state opens read-only: the mode pages run in.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "pages hook in here once the static-page work is merged"
+        )
+    )]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    fn conn(&mut self, connection: &Resource<Connection>) -> Result<&mut Conn, Error> {
+        self.table
+            .get_mut(connection)
+            .map(|c| &mut c.conn)
+            .map_err(|e| Error::Other(format!("invalid connection handle: {e}")))
+    }
+}
+
+impl wit::Host for Sql {}
+
+impl wit::HostConnection for Sql {
+    async fn open(&mut self, name: String) -> Result<Resource<Connection>, Error> {
+        if name != DEFAULT_DATABASE && !self.granted.contains(&name) {
+            tracing::warn!(route = %self.route, "opening database \"{name}\" refused: not granted");
+            return Err(Error::AccessDenied(format!(
+                "database \"{name}\" is not granted to route {}; grant it with sql_databases = \
+                 [\"{name}\"] under [routes.\"{}\"] in routelet.toml",
+                self.route, self.route
+            )));
+        }
+        let Some(database) = self.databases.databases.get(&name) else {
+            return Err(Error::NoSuchDatabase(format!(
+                "no database is named \"{name}\""
+            )));
+        };
+        let conn = database.connect(self.read_only).await?;
+        self.table
+            .push(Connection { conn })
+            .map_err(|e| Error::Other(e.to_string()))
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<Connection>,
+        statement: String,
+        params: Vec<Value>,
+    ) -> Result<u64, Error> {
+        match self.conn(&connection)? {
+            Conn::Sqlite(c) => c.execute(&statement, &params),
+            Conn::Postgres(c) => c.execute(&statement, &params).await,
+        }
+    }
+
+    async fn query(
+        &mut self,
+        connection: Resource<Connection>,
+        statement: String,
+        params: Vec<Value>,
+    ) -> Result<Rows, Error> {
+        match self.conn(&connection)? {
+            Conn::Sqlite(c) => c.query(&statement, &params),
+            Conn::Postgres(c) => c.query(&statement, &params).await,
+        }
+    }
+
+    async fn begin(&mut self, connection: Resource<Connection>) -> Result<(), Error> {
+        match self.conn(&connection)? {
+            Conn::Sqlite(c) => c.begin(),
+            Conn::Postgres(c) => c.begin().await,
+        }
+    }
+
+    async fn commit(&mut self, connection: Resource<Connection>) -> Result<(), Error> {
+        match self.conn(&connection)? {
+            Conn::Sqlite(c) => c.finish("COMMIT"),
+            Conn::Postgres(c) => c.finish("COMMIT").await,
+        }
+    }
+
+    async fn rollback(&mut self, connection: Resource<Connection>) -> Result<(), Error> {
+        match self.conn(&connection)? {
+            Conn::Sqlite(c) => c.finish("ROLLBACK"),
+            Conn::Postgres(c) => c.finish("ROLLBACK").await,
+        }
+    }
+
+    async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
+        // Dropping the pooled connection rolls back an open transaction and returns it.
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}
+
+/// Rewrites `$1`-style placeholders as SQLite's `?1`, leaving quoted text alone.
+pub(crate) fn sqlite_placeholders(statement: &str) -> std::borrow::Cow<'_, str> {
+    if !statement.contains('$') {
+        return statement.into();
+    }
+    let mut out = String::with_capacity(statement.len());
+    let mut quote: Option<char> = None;
+    let mut chars = statement.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
+            }
+            None => match c {
+                '\'' | '"' | '`' => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                '$' if chars.peek().is_some_and(|d| d.is_ascii_digit()) => out.push('?'),
+                _ => out.push(c),
+            },
+        }
+    }
+    out.into()
+}
+
+struct SqlData;
+
+impl HasData for SqlData {
+    type Data<'a> = &'a mut Sql;
+}
+
+/// Adds `routelet:route/sql` to a linker; `get` finds the request's state.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut Sql,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, SqlData>(linker, get)
+}
+
+#[cfg(test)]
+mod tests;
