@@ -664,3 +664,128 @@ async fn tampered_or_half_preview_cookies_are_ignored_and_cleared() {
         assert_eq!(header(page.headers(), "x-routelet-cache"), "HIT");
     }
 }
+
+const NOTES_MIGRATION: &str = "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n\
+                               INSERT INTO notes (body) VALUES ('first');\n";
+
+const NOTES_PAGE: &str = r#"
+use routelet_sdk::page::{Props, StaticContext};
+use routelet_sdk::sql::Database;
+use routelet_sdk::{Error, Result, params};
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Count { count: i64 }
+
+pub fn get_static_props(_ctx: StaticContext) -> Result<Props<Count>> {
+    let db = Database::open_default().map_err(Error::internal)?;
+    let count = db
+        .query_opt::<Count>("SELECT count(*) AS count FROM notes", params![])
+        .map_err(Error::internal)?
+        .map_or(0, |c| c.count);
+    let hits = routelet_sdk::kv::Store::open_default()
+        .and_then(|store| store.get("hits"))
+        .map_err(Error::internal)?;
+    let _ = hits;
+    Ok(Props::new(Count { count }).revalidate(1))
+}
+
+pub fn render(count: Count) -> String { format!("{} notes", count.count) }
+"#;
+
+const ADD_NOTE: &str = r#"
+use routelet_sdk::sql::Database;
+use routelet_sdk::{Error, Request, Response, Result, params};
+
+pub fn handler(req: Request) -> Result {
+    let db = Database::open_default().map_err(Error::internal)?;
+    db.execute("INSERT INTO notes (body) VALUES ($1)", params![req.text().unwrap_or("x")])
+        .map_err(Error::internal)?;
+    Ok(Response::text("added").status(201))
+}
+"#;
+
+#[tokio::test]
+async fn pages_read_the_databases_at_build_and_at_request_time() {
+    let app = app_with(
+        "page-data",
+        &[
+            ("migrations/0001_notes.sql", NOTES_MIGRATION),
+            ("pages/notes.rs", NOTES_PAGE),
+            ("pages/api/add.rs", ADD_NOTE),
+        ],
+    );
+    let dist = app.join("dist");
+    let data = app.join("data-dir");
+    let output = support::run_routelet(&[
+        "build",
+        app.to_str().unwrap(),
+        "--out",
+        dist.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dist.join("static/notes.html")).unwrap(),
+        "1 notes"
+    );
+
+    let server = Server::start_with_data(&dist, &data);
+    let http = client();
+    let added = http
+        .post(server.url("/api/add"))
+        .body("second")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    poll_until(&server, "/notes", |_, body| body == "2 notes").await;
+}
+
+const WRITING_DATA_PAGE: &str = r#"
+use routelet_sdk::page::{Props, StaticContext};
+use routelet_sdk::sql::Database;
+use routelet_sdk::{Error, Result, params};
+
+pub fn get_static_props(_ctx: StaticContext) -> Result<Props<u64>> {
+    let db = Database::open_default().map_err(Error::internal)?;
+    let written = db
+        .execute("INSERT INTO notes (body) VALUES ('from a page')", params![])
+        .map_err(|e| Error::internal(format!("insert: {e}")))?;
+    Ok(Props::new(written))
+}
+
+pub fn render(n: u64) -> String { n.to_string() }
+"#;
+
+#[test]
+fn a_page_that_writes_to_a_database_fails_the_build() {
+    let app = app_with(
+        "page-data-write",
+        &[
+            ("migrations/0001_notes.sql", NOTES_MIGRATION),
+            ("pages/scribble.rs", WRITING_DATA_PAGE),
+        ],
+    );
+    let data = app.join("data-dir");
+    let output = support::run_routelet(&[
+        "build",
+        app.to_str().unwrap(),
+        "--out",
+        app.join("dist").to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Error occurred prerendering page \"/scribble\"")
+            && stderr.contains("insert: ")
+            && stderr.contains("read-only"),
+        "{stderr}"
+    );
+}

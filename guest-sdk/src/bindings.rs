@@ -24,6 +24,10 @@ pub mod page_raw {
         default_bindings_module: "routelet_sdk::__private::page_raw",
         with: {
             "routelet:route/context@0.1.0": crate::bindings::raw::routelet::route::context,
+            "routelet:route/sql@0.1.0": crate::bindings::raw::routelet::route::sql,
+            "wasi:keyvalue/store@0.2.0-draft": crate::bindings::raw::wasi::keyvalue::store,
+            "wasi:keyvalue/atomics@0.2.0-draft": crate::bindings::raw::wasi::keyvalue::atomics,
+            "wasi:keyvalue/batch@0.2.0-draft": crate::bindings::raw::wasi::keyvalue::batch,
         },
     });
 }

@@ -65,11 +65,14 @@ pub fn example_dist(name: &str) -> PathBuf {
     }
     let app = repo_root().join("examples").join(name);
     let dist = target_dir().join("e2e").join(format!("{name}-dist"));
+    let data = target_dir().join("e2e").join(format!("{name}-build-data"));
     let output = run_routelet(&[
         "build",
         app.to_str().unwrap(),
         "--out",
         dist.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
     assert!(
         output.status.success(),
@@ -322,11 +325,14 @@ pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 /// Runs `routelet build APP --out OUT`: whether it succeeded, its stdout and its stderr.
 pub fn build_app(app: &Path, out: &Path) -> (bool, String, String) {
+    let data = app.join(".routelet").join("build-data");
     let output = run_routelet(&[
         "build",
         app.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
     (
         output.status.success(),

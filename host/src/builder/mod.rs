@@ -27,6 +27,8 @@ pub struct BuildOptions {
     pub release: bool,
     /// The generated workspace's Cargo target folder.
     pub target_dir: Option<PathBuf>,
+    /// The data directory pages read at build time.
+    pub data_dir: PathBuf,
 }
 
 /// One route file found under `APP/pages`.
@@ -103,6 +105,13 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
         None => app.join(".routelet").join("target"),
     };
     let artifacts = cargo::build(&workspace, &target_dir, options.release)?;
-    let report = output::write_dist(&app, &options.out, &table, &workspace, &artifacts)?;
+    let report = output::write_dist(
+        &app,
+        &options.out,
+        &table,
+        &workspace,
+        &artifacts,
+        &options.data_dir,
+    )?;
     Ok(report.finished(started.elapsed()))
 }

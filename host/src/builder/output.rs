@@ -15,6 +15,7 @@ use crate::dist::{
     MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
 };
 use crate::pages::prerender::{PageSummary, prerender};
+use crate::pages::sandbox::Grants;
 
 /// What a build wrote, for the summary table.
 pub struct BuildReport {
@@ -32,6 +33,7 @@ pub fn write_dist(
     table: &RouteTable<RouteSource>,
     workspace: &Workspace,
     artifacts: &Artifacts,
+    data_dir: &Path,
 ) -> anyhow::Result<BuildReport> {
     let out = std::path::absolute(out)?;
     if out.exists() && !out.join(MANIFEST_FILE).is_file() && !is_empty_dir(&out) {
@@ -85,7 +87,8 @@ pub fn write_dist(
         )?;
     }
     copy_tree(&app.join("data"), &staging.join("data"))?;
-    let page_files: Vec<(String, RouteFile)> = table
+    let config = AppConfig::load(app)?;
+    let page_files: Vec<(String, RouteFile, Grants)> = table
         .iter()
         .zip(&routes)
         .filter(|((_, source), _)| source.page.is_some())
@@ -97,10 +100,11 @@ pub fn write_dist(
                     path: staging.join(&built.file),
                     sha256: None,
                 },
+                Grants::of(config.route(route.pattern())),
             )
         })
         .collect();
-    let (pages, page_summaries) = prerender(&staging, &page_files)?;
+    let (pages, page_summaries) = prerender(&staging, &page_files, &config, data_dir)?;
     let mut id_input = String::new();
     for route in &routes {
         id_input.push_str(&format!("{} {}\n", route.file, route.sha256));

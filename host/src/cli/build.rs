@@ -21,6 +21,11 @@ pub struct BuildArgs {
     /// Cargo target folder for the generated workspace [default: APP/.routelet/target].
     #[arg(long, env = "ROUTELET_TARGET_DIR")]
     target_dir: Option<PathBuf>,
+
+    /// The data directory static pages read (read-only) at build time, as `routelet serve
+    /// --data-dir`; the app's migrations are applied to it first.
+    #[arg(long, default_value = "./.routelet/data")]
+    data_dir: PathBuf,
 }
 
 impl BuildArgs {
@@ -31,6 +36,7 @@ impl BuildArgs {
             out,
             release: !self.debug,
             target_dir: self.target_dir,
+            data_dir: self.data_dir,
         };
         let report = builder::build(&options)?;
         report.print();

@@ -8,10 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::capabilities::data_dir::DataDir;
-use crate::capabilities::key_value::Stores;
-use crate::capabilities::sql::Databases;
-use crate::capabilities::sql::migrations::{self, MIGRATIONS_DIR};
+use crate::capabilities::data_dir::open_data;
+use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
 use crate::config::AppConfig;
 use crate::dist::Dist;
 use crate::runtime::engine::Runtime;
@@ -43,14 +41,13 @@ impl ServeArgs {
             .context("starting the async runtime")?;
         let mut runtime = Runtime::new(Limits::default())?;
         let config = AppConfig::load(dist.root())?;
-        let data_dir = DataDir::new(&self.data_dir);
-        runtime.key_value = Arc::new(Stores::from_config(&config.key_value, &data_dir)?);
-        let databases = Databases::from_config(&config.sql, &data_dir)?;
-        tokio.block_on(apply_migrations(
-            &databases,
+        let (stores, databases) = tokio.block_on(open_data(
+            &config,
+            &self.data_dir,
             &dist.root().join(MIGRATIONS_DIR),
         ))?;
-        runtime.sql = Arc::new(databases);
+        runtime.key_value = stores;
+        runtime.sql = databases;
         let app = Arc::new(App::load(&dist, runtime)?);
         for (route, loaded) in app.routes().iter() {
             tracing::info!(
@@ -81,15 +78,4 @@ impl ServeArgs {
             server::serve(listener, app).await
         })
     }
-}
-
-/// Applies the dist's migrations to the `default` database before anything is served.
-async fn apply_migrations(databases: &Databases, dir: &std::path::Path) -> anyhow::Result<()> {
-    let Some(database) = databases.default_database() else {
-        return Ok(());
-    };
-    for name in migrations::apply(database, dir).await? {
-        tracing::info!("applied migration {MIGRATIONS_DIR}/{name}");
-    }
-    Ok(())
 }

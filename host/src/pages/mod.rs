@@ -25,7 +25,7 @@ use bindings::Fallback;
 use paths::PagePattern;
 use rendered::{Outcome, Rendered};
 use route::PageRoute;
-use sandbox::PageComponent;
+use sandbox::{Grants, PageComponent};
 
 /// Whether a compiled component is a page rather than an HTTP handler.
 pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {
@@ -44,14 +44,16 @@ pub fn load(
     file: &RouteFile,
     dist_root: &Path,
     built: Option<&ManifestPage>,
+    grants: Grants,
 ) -> anyhow::Result<PageRoute> {
     let data_dir = dist_root.join("data");
-    let page = PageComponent::new(runtime, component, pattern, file, Some(data_dir))?;
+    let page = PageComponent::new(runtime, component, pattern, file, Some(data_dir), grants)?;
     let name = file.relative.display();
     let Some(built) = built else {
         let pattern_info = PagePattern::new(pattern);
         let (fallback, listed) = if pattern_info.is_dynamic() {
-            let result = tokio::runtime::Builder::new_current_thread()
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
                 .enable_all()
                 .build()?
                 .block_on(page.static_paths("start"))

@@ -10,8 +10,11 @@ use wasmtime::component::Component;
 use super::paths::{PagePath, PagePattern, file_stem};
 use super::rendered::Outcome;
 use super::route::PageRoute;
-use super::sandbox::PageComponent;
+use super::sandbox::{Grants, PageComponent};
 use super::{bindings::Fallback, fallback_name};
+use crate::capabilities::data_dir::open_data;
+use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
+use crate::config::AppConfig;
 use crate::dist::{ManifestOutcome, ManifestPage, ManifestPath, RouteFile};
 use crate::runtime::engine::Runtime;
 
@@ -29,21 +32,34 @@ pub struct PageSummary {
 /// Prerenders every page of a staged dist; the first failure stops the build with its page and path.
 pub fn prerender(
     dist: &Path,
-    pages: &[(String, RouteFile)],
+    pages: &[(String, RouteFile, Grants)],
+    config: &AppConfig,
+    data_dir: &Path,
 ) -> anyhow::Result<(Vec<ManifestPage>, Vec<PageSummary>)> {
     if pages.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let runtime = Arc::new(Runtime::new(Default::default())?);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the build host")?;
+    let mut runtime = Runtime::new(Default::default())?;
+    let (stores, databases) =
+        tokio.block_on(open_data(config, data_dir, &dist.join(MIGRATIONS_DIR)))?;
+    runtime.key_value = stores;
+    runtime.sql = databases;
+    let runtime = Arc::new(runtime);
     let mut manifest = Vec::new();
     let mut summaries = Vec::new();
-    for (pattern, file) in pages {
-        let (page, summary) = tokio.block_on(prerender_page(&runtime, dist, pattern, file))?;
+    for (pattern, file, grants) in pages {
+        let (page, summary) = tokio.block_on(prerender_page(
+            &runtime,
+            dist,
+            pattern,
+            file,
+            grants.clone(),
+        ))?;
         manifest.push(page);
         summaries.push(summary);
     }
@@ -55,6 +71,7 @@ async fn prerender_page(
     dist: &Path,
     pattern: &str,
     file: &RouteFile,
+    grants: Grants,
 ) -> anyhow::Result<(ManifestPage, PageSummary)> {
     let name = file.relative.display().to_string();
     let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
@@ -62,7 +79,7 @@ async fn prerender_page(
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {name}"))?;
     let data = dist.join("data");
-    let component = PageComponent::new(runtime, &component, pattern, file, Some(data))?;
+    let component = PageComponent::new(runtime, &component, pattern, file, Some(data), grants)?;
     let page = PagePattern::new(pattern);
     let (paths, fallback) = if page.is_dynamic() {
         let result = component.static_paths("build").await.map_err(|e| {

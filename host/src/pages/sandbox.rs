@@ -17,8 +17,10 @@ use wasmtime_wasi_http::{
 
 use super::bindings::{PropsContext, PropsResult, StaticPagePre, StaticPaths};
 use crate::capabilities::bindings::context;
+use crate::capabilities::key_value::{self, KeyValue};
 use crate::capabilities::outbound_http::SendFuture;
 use crate::capabilities::route_context::{self, RouteContext};
+use crate::capabilities::sql::{self, Sql};
 use crate::dist::RouteFile;
 use crate::runtime::engine::Runtime;
 use crate::runtime::guest_log::{GuestOutput, Stream};
@@ -32,6 +34,8 @@ pub struct PageState {
     network: NoNetwork,
     limiter: MemoryLimiter,
     route: RouteContext,
+    key_value: KeyValue,
+    sql: Sql,
 }
 
 impl WasiView for PageState {
@@ -87,6 +91,12 @@ pub fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<PageState>> {
     route_context::add_to_linker(&mut linker, |state: &mut PageState| &mut state.route)
         .map_err(anyhow::Error::from)
         .context("linking routelet:route/context for pages")?;
+    key_value::add_to_linker(&mut linker, |state: &mut PageState| &mut state.key_value)
+        .map_err(anyhow::Error::from)
+        .context("linking wasi:keyvalue for pages")?;
+    sql::add_to_linker(&mut linker, |state: &mut PageState| &mut state.sql)
+        .map_err(anyhow::Error::from)
+        .context("linking routelet:route/sql for pages")?;
     Ok(linker)
 }
 
@@ -118,6 +128,27 @@ pub struct PageComponent {
     pre: StaticPagePre<PageState>,
     runtime: Arc<Runtime>,
     data_dir: Option<PathBuf>,
+    grants: Grants,
+}
+
+/// The stores and databases a page may read besides `default`, from `routelet.toml`.
+#[derive(Clone, Default)]
+pub struct Grants {
+    pub key_value_stores: Arc<[String]>,
+    pub sql_databases: Arc<[String]>,
+}
+
+impl Grants {
+    /// What `[routes."PATTERN"]` grants, or nothing beyond `default`.
+    pub fn of(config: Option<&crate::config::RouteConfig>) -> Self {
+        match config {
+            Some(config) => Self {
+                key_value_stores: config.key_value_stores.clone().into(),
+                sql_databases: config.sql_databases.clone().into(),
+            },
+            None => Self::default(),
+        }
+    }
 }
 
 impl PageComponent {
@@ -128,8 +159,13 @@ impl PageComponent {
         pattern: &str,
         file: &RouteFile,
         data_dir: Option<PathBuf>,
+        grants: Grants,
     ) -> anyhow::Result<Self> {
         let name = file.relative.display();
+        runtime
+            .key_value
+            .check_grants(pattern, &grants.key_value_stores)?;
+        runtime.sql.check_grants(pattern, &grants.sql_databases)?;
         let instance_pre = runtime
             .page_linker
             .instantiate_pre(component)
@@ -146,6 +182,7 @@ impl PageComponent {
             pre,
             runtime: runtime.clone(),
             data_dir,
+            grants,
         })
     }
 
@@ -241,6 +278,18 @@ impl PageComponent {
             network,
             limiter: MemoryLimiter::new(self.runtime.limits.memory_bytes, memory_hit.clone()),
             route: RouteContext::new(self.pattern.clone(), params),
+            key_value: KeyValue::new(
+                self.runtime.key_value.clone(),
+                self.pattern.clone(),
+                self.grants.key_value_stores.clone(),
+            )
+            .read_only(),
+            sql: Sql::new(
+                self.runtime.sql.clone(),
+                self.pattern.clone(),
+                self.grants.sql_databases.clone(),
+            )
+            .read_only(),
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limiter);

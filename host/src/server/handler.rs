@@ -91,6 +91,7 @@ impl App {
                     file,
                     dist.root(),
                     dist.page(pattern),
+                    pages::sandbox::Grants::of(config.route(pattern)),
                 )?))
             } else {
                 Target::Handler(LoadedRoute::new(

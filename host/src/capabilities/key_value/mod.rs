@@ -102,13 +102,6 @@ impl KeyValue {
     }
 
     /// Makes every bucket this state opens read-only: the mode pages run in.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "pages hook in here once the static-page work is merged"
-        )
-    )]
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self

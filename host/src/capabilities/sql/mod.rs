@@ -152,13 +152,6 @@ impl Sql {
     }
 
     /// Makes every connection this state opens read-only: the mode pages run in.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "pages hook in here once the static-page work is merged"
-        )
-    )]
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self
