@@ -95,13 +95,20 @@ impl Server {
     }
 
     /// Like [`Server::start`], but returns the host's output when it does not come up.
+    pub fn try_start(dist: &Path) -> Result<Server, String> {
+        let data = target_dir().join("e2e").join("data");
+        Self::try_start_with(dist, &["--data-dir", data.to_str().unwrap()])
+    }
+
+    /// Starts `routelet serve DIST --listen 127.0.0.1:0 ARGS` and waits for its URL.
     #[expect(
         clippy::zombie_processes,
         reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
     )]
-    pub fn try_start(dist: &Path) -> Result<Server, String> {
+    pub fn try_start_with(dist: &Path, args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

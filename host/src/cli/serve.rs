@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::dist::Dist;
+use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::Runtime;
 use crate::runtime::limits::Limits;
 use crate::server::{self, App};
@@ -22,6 +23,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the URL printed says which).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
+
+    /// Where the host keeps its data (compiled components under compile-cache/); created on
+    /// first use.
+    #[arg(long, default_value = "./.routelet/data")]
+    data_dir: PathBuf,
 }
 
 impl ServeArgs {
@@ -29,7 +35,8 @@ impl ServeArgs {
         let started = Instant::now();
         let dist = Dist::open(&self.dist)?;
         let runtime = Runtime::new(Limits::default())?;
-        let app = Arc::new(App::load(&dist, runtime)?);
+        let cache = CompileCache::open(&self.data_dir, &runtime.engine)?;
+        let app = Arc::new(App::load(&dist, runtime, &cache)?);
         for (route, loaded) in app.routes().iter() {
             tracing::info!(
                 "route {}  {}",

@@ -1,11 +1,14 @@
 //! Routes compiled and pre-instantiated once per deploy, so a request only instantiates.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
-use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use super::compile_cache::CompileCache;
 use super::engine::Runtime;
 use super::request::RequestState;
 use crate::config::RouteConfig;
@@ -39,59 +42,153 @@ fn wasm_kind(bytes: &[u8]) -> WasmKind {
     }
 }
 
+/// One route to load: its pattern, its component file and its `routelet.toml` settings.
+pub struct RouteSpec<'a> {
+    /// The route pattern, e.g. `/api/users/[id]`.
+    pub pattern: &'a str,
+    /// The component serving it.
+    pub file: &'a RouteFile,
+    /// Its settings, when `routelet.toml` has any.
+    pub config: Option<&'a RouteConfig>,
+}
+
+/// A component read from disk and checked, not yet compiled.
+struct Checked {
+    sha256: String,
+    bytes: Vec<u8>,
+}
+
 impl LoadedRoute {
-    /// Reads, checks, compiles and pre-instantiates one route's component.
-    pub fn load(
+    /// Reads, checks, compiles and pre-instantiates every route: all or nothing.
+    ///
+    /// Each distinct component (by SHA-256) is compiled once, whatever number of routes share
+    /// it, on all cores at once, and only when the compile cache has no artifact for it.
+    pub fn load_all(
         runtime: &Runtime,
-        pattern: &str,
-        file: &RouteFile,
-        config: Option<&RouteConfig>,
-    ) -> anyhow::Result<Self> {
-        let env = match config {
-            Some(config) => config.resolved_env(pattern)?,
-            None => Vec::new(),
-        };
-        let name = file.relative.display();
-        let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
-        if let Some(expected) = &file.sha256 {
-            let actual = sha256_hex(&bytes);
-            if &actual != expected {
-                bail!(
-                    "{name}: its SHA-256 is {actual} but manifest.json says {expected}; \
-                     the file is corrupt or was changed after the build"
-                );
-            }
+        cache: &CompileCache,
+        routes: &[RouteSpec<'_>],
+    ) -> anyhow::Result<Vec<Self>> {
+        let mut distinct: HashMap<String, (Checked, &RouteFile)> = HashMap::new();
+        let mut shas = Vec::with_capacity(routes.len());
+        for spec in routes {
+            let checked = read_checked(spec.file)?;
+            shas.push(checked.sha256.clone());
+            distinct
+                .entry(checked.sha256.clone())
+                .or_insert((checked, spec.file));
         }
-        match wasm_kind(&bytes) {
-            WasmKind::Component => {}
-            WasmKind::CoreModule => bail!(
-                "{name} is a core wasm module, not a component: build it for the \
-                 wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
-            ),
-            WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
-        }
-        let component = Component::new(&runtime.engine, &bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("compiling {name}"))?;
-        let instance_pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{name} imports something this host does not provide"))?;
-        let pre = ProxyPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!(
-                    "{name} does not export wasi:http/incoming-handler, so it cannot serve requests"
-                )
-            })?;
-        Ok(Self {
-            pattern: pattern.into(),
-            file: file.clone(),
-            pre,
-            env,
-        })
+        let jobs: Vec<(Checked, &RouteFile)> = distinct.into_values().collect();
+        let compiled = compile_parallel(runtime, cache, &jobs)?;
+        routes
+            .iter()
+            .zip(shas)
+            .map(|(spec, sha)| {
+                let env = match spec.config {
+                    Some(config) => config.resolved_env(spec.pattern)?,
+                    None => Vec::new(),
+                };
+                Ok(Self {
+                    pattern: spec.pattern.into(),
+                    file: spec.file.clone(),
+                    pre: compiled[&sha].clone(),
+                    env,
+                })
+            })
+            .collect()
     }
+}
+
+/// Reads a component, checks it against the manifest's hash and that it is a component.
+fn read_checked(file: &RouteFile) -> anyhow::Result<Checked> {
+    let name = file.relative.display();
+    let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(expected) = &file.sha256
+        && &sha256 != expected
+    {
+        bail!(
+            "{name}: its SHA-256 is {sha256} but manifest.json says {expected}; \
+             the file is corrupt or was changed after the build"
+        );
+    }
+    match wasm_kind(&bytes) {
+        WasmKind::Component => Ok(Checked { sha256, bytes }),
+        WasmKind::CoreModule => bail!(
+            "{name} is a core wasm module, not a component: build it for the \
+             wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
+        ),
+        WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
+    }
+}
+
+/// A component's hash and its pre-instantiated form.
+type Prepared = (String, ProxyPre<RequestState>);
+
+/// Compiles (or loads from the cache) and pre-instantiates each job, one worker per core.
+fn compile_parallel(
+    runtime: &Runtime,
+    cache: &CompileCache,
+    jobs: &[(Checked, &RouteFile)],
+) -> anyhow::Result<HashMap<String, ProxyPre<RequestState>>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<Prepared>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((checked, file)) = jobs.get(index) else {
+                            return Ok(done);
+                        };
+                        let pre = prepare(runtime, cache, checked, file)?;
+                        done.push((checked.sha256.clone(), pre));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a compile worker panicked"))
+            .collect()
+    });
+    let mut compiled = HashMap::with_capacity(jobs.len());
+    for result in results {
+        compiled.extend(result?);
+    }
+    Ok(compiled)
+}
+
+/// One component, compiled or loaded from the cache, linked and checked to be a proxy.
+fn prepare(
+    runtime: &Runtime,
+    cache: &CompileCache,
+    checked: &Checked,
+    file: &RouteFile,
+) -> anyhow::Result<ProxyPre<RequestState>> {
+    let name = file.relative.display();
+    let started = Instant::now();
+    let (component, outcome) = cache
+        .load_or_compile(&runtime.engine, &checked.bytes, &checked.sha256)
+        .with_context(|| format!("compiling {name}"))?;
+    tracing::debug!("{name}: {outcome:?} in {:?}", started.elapsed());
+    let instance_pre = runtime
+        .linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{name} imports something this host does not provide"))?;
+    ProxyPre::new(instance_pre)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!(
+                "{name} does not export wasi:http/incoming-handler, so it cannot serve requests"
+            )
+        })
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use super::public_files::PublicFiles;
 use super::responses::{self, Body};
 use crate::config::AppConfig;
 use crate::dist::Dist;
-use crate::runtime::component::LoadedRoute;
+use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::component::{LoadedRoute, RouteSpec};
 use crate::runtime::engine::Runtime;
 use crate::runtime::request;
 
@@ -29,7 +30,7 @@ pub struct App {
 
 impl App {
     /// Validates the layout, then compiles and pre-instantiates every route: all or nothing.
-    pub fn load(dist: &Dist, runtime: Runtime) -> anyhow::Result<Self> {
+    pub fn load(dist: &Dist, runtime: Runtime, cache: &CompileCache) -> anyhow::Result<Self> {
         let files = dist
             .route_table()
             .with_context(|| format!("invalid route layout in {}", dist.root().display()))?;
@@ -47,23 +48,26 @@ impl App {
                 );
             }
         }
-        let mut loaded = Vec::with_capacity(files.len());
-        for (route, file) in files.iter() {
-            let started = Instant::now();
-            let component = LoadedRoute::load(
-                &runtime,
-                route.pattern(),
+        let specs: Vec<RouteSpec<'_>> = files
+            .iter()
+            .map(|(route, file)| RouteSpec {
+                pattern: route.pattern(),
                 file,
-                config.route(route.pattern()),
-            )?;
-            tracing::debug!(
-                route = route.pattern(),
-                "compiled {} in {:?}",
-                file.relative.display(),
-                started.elapsed()
-            );
-            loaded.push((route.pattern().to_owned(), component));
-        }
+                config: config.route(route.pattern()),
+            })
+            .collect();
+        let started = Instant::now();
+        let loaded = LoadedRoute::load_all(&runtime, cache, &specs)?;
+        tracing::info!(
+            "compile cache {}: {} (routes ready in {:.0?})",
+            cache.dir().display(),
+            cache.summary(),
+            started.elapsed()
+        );
+        let loaded: Vec<(String, LoadedRoute)> = loaded
+            .into_iter()
+            .map(|route| (route.pattern.to_string(), route))
+            .collect();
         let routes = RouteTable::new(loaded).context("route table changed while loading")?;
         Ok(Self {
             runtime,
