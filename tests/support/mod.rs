@@ -124,15 +124,19 @@ impl Server {
     }
 
     /// Like [`Server::start_with_data`], but returns the host's output when it does not come up.
+    pub fn try_start_with_data(dist: &Path, data_dir: &Path) -> Result<Server, String> {
+        Self::try_start_with(dist, &["--data-dir", data_dir.to_str().unwrap()])
+    }
+
+    /// Starts `routelet serve DIST --listen 127.0.0.1:0 ARGS` and waits for its URL.
     #[expect(
         clippy::zombie_processes,
         reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
     )]
-    pub fn try_start_with_data(dist: &Path, data_dir: &Path) -> Result<Server, String> {
+    pub fn try_start_with(dist: &Path, args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data_dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

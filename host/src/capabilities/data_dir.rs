@@ -56,26 +56,6 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn creates_the_folder_on_first_use_in_wal_mode() {
-        let root = std::env::temp_dir().join(format!("routelet-data-dir-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let dir = DataDir::new(root.join("a/b"));
-        assert!(!root.join("a/b").exists());
-        let connection = dir.open_sqlite("t.sqlite").unwrap();
-        let mode: String = connection
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        assert!(root.join("a/b/t.sqlite").is_file());
-        let _ = std::fs::remove_dir_all(&root);
-    }
-}
-
 /// Opens an app's stores and databases in `dir` and applies its migrations: what serving and
 /// the build host both do before any guest runs.
 pub async fn open_data(
@@ -96,4 +76,24 @@ pub async fn open_data(
         }
     }
     Ok((std::sync::Arc::new(stores), std::sync::Arc::new(databases)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_the_folder_on_first_use_in_wal_mode() {
+        let root = std::env::temp_dir().join(format!("routelet-data-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = DataDir::new(root.join("a/b"));
+        assert!(!root.join("a/b").exists());
+        let connection = dir.open_sqlite("t.sqlite").unwrap();
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(root.join("a/b/t.sqlite").is_file());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

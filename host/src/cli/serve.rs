@@ -12,6 +12,7 @@ use crate::capabilities::data_dir::open_data;
 use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
 use crate::config::AppConfig;
 use crate::dist::Dist;
+use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::Runtime;
 use crate::runtime::limits::Limits;
 use crate::server::{self, App};
@@ -26,7 +27,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
 
-    /// Where the host keeps its data (embedded SQLite stores and databases); created on first use.
+    /// Where the host keeps its data (embedded SQLite stores and databases, compiled components
+    /// under compile-cache/); created on first use.
     #[arg(long, default_value = "./.routelet/data")]
     data_dir: PathBuf,
 }
@@ -48,7 +50,8 @@ impl ServeArgs {
         ))?;
         runtime.key_value = stores;
         runtime.sql = databases;
-        let app = Arc::new(App::load(&dist, runtime)?);
+        let cache = CompileCache::open(&self.data_dir, &runtime.engine)?;
+        let app = Arc::new(App::load(&dist, runtime, &cache)?);
         for (route, loaded) in app.routes().iter() {
             tracing::info!(
                 "route {}  {}",

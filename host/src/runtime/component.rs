@@ -1,11 +1,15 @@
 //! Routes compiled and pre-instantiated once per deploy, so a request only instantiates.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use super::compile_cache::CompileCache;
 use super::engine::Runtime;
 use super::request::RequestState;
 use crate::config::RouteConfig;
@@ -21,9 +25,9 @@ pub struct LoadedRoute {
     pub pre: ProxyPre<RequestState>,
     /// The environment this route's guest sees, from `routelet.toml`.
     pub env: Vec<(String, String)>,
-    /// Key-value stores granted besides `default`, from `routelet.toml`.
+    /// Key-value stores granted beyond `default`.
     pub key_value_stores: Arc<[String]>,
-    /// SQL databases granted besides `default`, from `routelet.toml`.
+    /// SQL databases granted beyond `default`.
     pub sql_databases: Arc<[String]>,
 }
 
@@ -43,31 +47,33 @@ fn wasm_kind(bytes: &[u8]) -> WasmKind {
     }
 }
 
-/// Reads, checks and compiles one component: the manifest's hash, the file's kind.
-pub fn compile(runtime: &Runtime, file: &RouteFile) -> anyhow::Result<Component> {
-    let name = file.relative.display();
-    let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
-    if let Some(expected) = &file.sha256 {
-        let actual = sha256_hex(&bytes);
-        if &actual != expected {
-            bail!(
-                "{name}: its SHA-256 is {actual} but manifest.json says {expected}; \
-                     the file is corrupt or was changed after the build"
-            );
-        }
+/// A component read from disk and checked, not yet compiled.
+struct Checked {
+    sha256: String,
+    bytes: Vec<u8>,
+}
+
+/// Reads, checks and compiles every file, in order: all or nothing.
+///
+/// Each distinct component (by SHA-256) is compiled once, whatever number of routes share it,
+/// on all cores at once, and only when the compile cache has no artifact for it.
+pub fn compile_all(
+    runtime: &Runtime,
+    cache: &CompileCache,
+    files: &[&RouteFile],
+) -> anyhow::Result<Vec<Component>> {
+    let mut distinct: HashMap<String, (Checked, &RouteFile)> = HashMap::new();
+    let mut shas = Vec::with_capacity(files.len());
+    for file in files {
+        let checked = read_checked(file)?;
+        shas.push(checked.sha256.clone());
+        distinct
+            .entry(checked.sha256.clone())
+            .or_insert((checked, file));
     }
-    match wasm_kind(&bytes) {
-        WasmKind::Component => {}
-        WasmKind::CoreModule => bail!(
-            "{name} is a core wasm module, not a component: build it for the \
-                 wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
-        ),
-        WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
-    }
-    let component = Component::new(&runtime.engine, &bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("compiling {name}"))?;
-    Ok(component)
+    let jobs: Vec<(Checked, &RouteFile)> = distinct.into_values().collect();
+    let compiled = compile_parallel(runtime, cache, &jobs)?;
+    Ok(shas.iter().map(|sha| compiled[sha].clone()).collect())
 }
 
 impl LoadedRoute {
@@ -111,6 +117,88 @@ impl LoadedRoute {
             sql_databases: sql_databases.into(),
         })
     }
+}
+
+/// Reads a component, checks it against the manifest's hash and that it is a component.
+fn read_checked(file: &RouteFile) -> anyhow::Result<Checked> {
+    let name = file.relative.display();
+    let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(expected) = &file.sha256
+        && &sha256 != expected
+    {
+        bail!(
+            "{name}: its SHA-256 is {sha256} but manifest.json says {expected}; \
+             the file is corrupt or was changed after the build"
+        );
+    }
+    match wasm_kind(&bytes) {
+        WasmKind::Component => Ok(Checked { sha256, bytes }),
+        WasmKind::CoreModule => bail!(
+            "{name} is a core wasm module, not a component: build it for the \
+             wasm32-wasip2 target, or wrap it with `wasm-tools component new`"
+        ),
+        WasmKind::NotWasm => bail!("{name} is not a WebAssembly file"),
+    }
+}
+
+/// A component's hash and its compiled form.
+type Prepared = (String, Component);
+
+/// Compiles (or loads from the cache) each job, one worker per core.
+fn compile_parallel(
+    runtime: &Runtime,
+    cache: &CompileCache,
+    jobs: &[(Checked, &RouteFile)],
+) -> anyhow::Result<HashMap<String, Component>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<Prepared>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((checked, file)) = jobs.get(index) else {
+                            return Ok(done);
+                        };
+                        let pre = prepare(runtime, cache, checked, file)?;
+                        done.push((checked.sha256.clone(), pre));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a compile worker panicked"))
+            .collect()
+    });
+    let mut compiled = HashMap::with_capacity(jobs.len());
+    for result in results {
+        compiled.extend(result?);
+    }
+    Ok(compiled)
+}
+
+/// One component, compiled or loaded from the cache.
+fn prepare(
+    runtime: &Runtime,
+    cache: &CompileCache,
+    checked: &Checked,
+    file: &RouteFile,
+) -> anyhow::Result<Component> {
+    let name = file.relative.display();
+    let started = Instant::now();
+    let (component, outcome) = cache
+        .load_or_compile(&runtime.engine, &checked.bytes, &checked.sha256)
+        .with_context(|| format!("compiling {name}"))?;
+    tracing::debug!("{name}: {outcome:?} in {:?}", started.elapsed());
+    Ok(component)
 }
 
 #[cfg(test)]

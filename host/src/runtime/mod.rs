@@ -2,6 +2,7 @@
 //! ([`engine`]), compiled and pre-instantiated routes once per deploy ([`component`]), and a
 //! store per request ([`request`]).
 
+pub mod compile_cache;
 pub mod component;
 pub mod engine;
 pub mod guest_log;

@@ -21,6 +21,7 @@ use crate::pages::{
     preview_cookies::{PreviewKeys, enter_cookies, exit_cookies},
     route::{PageRoute, Representation},
 };
+use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::component::{self, LoadedRoute};
 use crate::runtime::engine::Runtime;
 use crate::runtime::request;
@@ -58,7 +59,7 @@ pub struct App {
 
 impl App {
     /// Validates the layout, then compiles and pre-instantiates every route: all or nothing.
-    pub fn load(dist: &Dist, runtime: Runtime) -> anyhow::Result<Self> {
+    pub fn load(dist: &Dist, runtime: Runtime, cache: &CompileCache) -> anyhow::Result<Self> {
         let runtime = Arc::new(runtime);
         let files = dist
             .route_table()
@@ -77,16 +78,23 @@ impl App {
                 );
             }
         }
+        let started = Instant::now();
+        let route_files: Vec<&RouteFile> = files.iter().map(|(_, file)| file).collect();
+        let components = component::compile_all(&runtime, cache, &route_files)?;
+        tracing::info!(
+            "compile cache {}: {} (compiled in {:.0?})",
+            cache.dir().display(),
+            cache.summary(),
+            started.elapsed()
+        );
         let mut loaded = Vec::with_capacity(files.len());
-        for (route, file) in files.iter() {
-            let started = Instant::now();
+        for ((route, file), component) in files.iter().zip(&components) {
             let pattern = route.pattern();
-            let component = component::compile(&runtime, file)?;
             let is_api = pattern == "/api" || pattern.starts_with("/api/");
-            let target = if !is_api && pages::is_page(&runtime.engine, &component) {
+            let target = if !is_api && pages::is_page(&runtime.engine, component) {
                 Target::Page(Arc::new(pages::load(
                     &runtime,
-                    &component,
+                    component,
                     pattern,
                     file,
                     dist.root(),
@@ -96,18 +104,12 @@ impl App {
             } else {
                 Target::Handler(LoadedRoute::new(
                     &runtime,
-                    &component,
+                    component,
                     pattern,
                     file,
                     config.route(pattern),
                 )?)
             };
-            tracing::debug!(
-                route = pattern,
-                "loaded {} in {:?}",
-                file.relative.display(),
-                started.elapsed()
-            );
             loaded.push((pattern.to_owned(), target));
         }
         let routes = RouteTable::new(loaded).context("route table changed while loading")?;
