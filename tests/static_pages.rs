@@ -716,18 +716,11 @@ async fn pages_read_the_databases_at_build_and_at_request_time() {
     );
     let dist = app.join("dist");
     let data = app.join("data-dir");
-    let output = support::run_routelet(&[
-        "build",
-        app.to_str().unwrap(),
-        "--out",
-        dist.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let (ok, stdout, stderr) = support::build_app_with_data(&app, &dist, &data);
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ok,
+        "{stdout}
+{stderr}"
     );
     assert_eq!(
         std::fs::read_to_string(dist.join("static/notes.html")).unwrap(),
@@ -772,16 +765,8 @@ fn a_page_that_writes_to_a_database_fails_the_build() {
         ],
     );
     let data = app.join("data-dir");
-    let output = support::run_routelet(&[
-        "build",
-        app.to_str().unwrap(),
-        "--out",
-        app.join("dist").to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let (ok, _, stderr) = support::build_app_with_data(&app, &app.join("dist"), &data);
+    assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("Error occurred prerendering page \"/scribble\"")
             && stderr.contains("insert: ")

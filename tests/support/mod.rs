@@ -329,7 +329,11 @@ pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 /// Runs `routelet build APP --out OUT`: whether it succeeded, its stdout and its stderr.
 pub fn build_app(app: &Path, out: &Path) -> (bool, String, String) {
-    let data = app.join(".routelet").join("build-data");
+    build_app_with_data(app, out, &app.join(".routelet").join("build-data"))
+}
+
+/// Like [`build_app`], with the data directory the build host's pages read.
+pub fn build_app_with_data(app: &Path, out: &Path, data: &Path) -> (bool, String, String) {
     let output = run_routelet(&[
         "build",
         app.to_str().unwrap(),

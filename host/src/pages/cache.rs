@@ -45,6 +45,10 @@ impl CacheEntry {
 
 type Flight = Arc<OnceCell<Result<Arc<CacheEntry>, String>>>;
 
+/// Paths kept per page; beyond it new paths are rendered for each request but not kept, so
+/// clients asking for endless made-up paths of a fallback page cannot fill the host's memory.
+pub const MAX_PATHS_PER_PAGE: usize = 10_000;
+
 /// Every generated path of one page.
 #[derive(Default)]
 pub struct PageCache {
@@ -58,12 +62,16 @@ impl PageCache {
         self.entries.read().expect("cache").get(path).cloned()
     }
 
-    /// Stores an entry, replacing the old one.
+    /// Stores an entry, replacing the old one; a new path is dropped once the page is full.
     pub fn insert(&self, path: &str, entry: Arc<CacheEntry>) {
-        self.entries
-            .write()
-            .expect("cache")
-            .insert(path.to_owned(), entry);
+        let mut entries = self.entries.write().expect("cache");
+        if entries.len() >= MAX_PATHS_PER_PAGE && !entries.contains_key(path) {
+            tracing::warn!(
+                "page cache full ({MAX_PATHS_PER_PAGE} paths): {path} is served but not kept"
+            );
+            return;
+        }
+        entries.insert(path.to_owned(), entry);
     }
 
     /// True while a generation of `path` runs.
@@ -155,6 +163,22 @@ mod tests {
         assert_eq!(error.unwrap_err(), "boom");
         let kept = cache.get("/a").unwrap();
         assert!(matches!(&kept.rendered.outcome, Outcome::Page { html, .. } if html == "old"));
+    }
+
+    #[test]
+    fn a_full_page_keeps_its_paths_and_refuses_new_ones() {
+        let cache = PageCache::default();
+        for n in 0..MAX_PATHS_PER_PAGE {
+            cache.insert(
+                &format!("/p/{n}"),
+                Arc::new(CacheEntry::new(page("a", None))),
+            );
+        }
+        cache.insert("/p/new", Arc::new(CacheEntry::new(page("b", None))));
+        assert!(cache.get("/p/new").is_none());
+        cache.insert("/p/0", Arc::new(CacheEntry::new(page("c", None))));
+        let replaced = cache.get("/p/0").unwrap();
+        assert!(matches!(&replaced.rendered.outcome, Outcome::Page { html, .. } if html == "c"));
     }
 
     #[test]
