@@ -133,9 +133,19 @@ fn postgres_user() -> Option<(u32, u32)> {
 impl Postgres {
     /// Initialises a cluster in `dir` and starts it, waiting (bounded) until it listens.
     pub fn start(dir: &Path) -> Postgres {
+        let user = postgres_user();
+        // As root, the server runs as `postgres`, which cannot enter folders under a private
+        // home (CI keeps its target folder in /root/.cache): use a folder of its own in /tmp.
+        let private;
+        let dir = if user.is_some() {
+            private =
+                std::env::temp_dir().join(format!("routelet-test-postgres-{}", std::process::id()));
+            private.as_path()
+        } else {
+            dir
+        };
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        let user = postgres_user();
         if let Some((uid, gid)) = user {
             // SAFETY: chown(2) on a path we just created.
             let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
