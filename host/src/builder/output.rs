@@ -9,13 +9,13 @@ use routelet_router::RouteTable;
 use super::RouteSource;
 use super::cargo::Artifacts;
 use super::workspace::Workspace;
+use crate::capabilities::grants::Grants;
 use crate::capabilities::sql::migrations::{self, MIGRATIONS_DIR};
 use crate::config::{AppConfig, CONFIG_FILE};
 use crate::dist::{
     MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
 };
 use crate::pages::prerender::{PageSummary, prerender};
-use crate::pages::sandbox::Grants;
 
 /// What a build wrote, for the summary table.
 pub struct BuildReport {

@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod data_dir;
+pub mod grants;
 pub mod key_value;
 pub mod outbound_http;
 pub mod preview;

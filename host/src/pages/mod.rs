@@ -19,13 +19,14 @@ use anyhow::Context;
 use bytes::Bytes;
 use wasmtime::component::Component;
 
+use crate::capabilities::grants::Grants;
 use crate::dist::{ManifestOutcome, ManifestPage, RouteFile};
 use crate::runtime::engine::Runtime;
 use bindings::Fallback;
 use paths::PagePattern;
 use rendered::{Outcome, Rendered};
 use route::PageRoute;
-use sandbox::{Grants, PageComponent};
+use sandbox::PageComponent;
 
 /// Whether a compiled component is a page rather than an HTTP handler.
 pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {

@@ -17,6 +17,7 @@ use wasmtime_wasi_http::{
 
 use super::bindings::{PropsContext, PropsResult, StaticPagePre, StaticPaths};
 use crate::capabilities::bindings::context;
+use crate::capabilities::grants::Grants;
 use crate::capabilities::key_value::{self, KeyValue};
 use crate::capabilities::outbound_http::SendFuture;
 use crate::capabilities::route_context::{self, RouteContext};
@@ -131,26 +132,6 @@ pub struct PageComponent {
     grants: Grants,
 }
 
-/// The stores and databases a page may read besides `default`, from `routelet.toml`.
-#[derive(Clone, Default)]
-pub struct Grants {
-    pub key_value_stores: Arc<[String]>,
-    pub sql_databases: Arc<[String]>,
-}
-
-impl Grants {
-    /// What `[routes."PATTERN"]` grants, or nothing beyond `default`.
-    pub fn of(config: Option<&crate::config::RouteConfig>) -> Self {
-        match config {
-            Some(config) => Self {
-                key_value_stores: config.key_value_stores.clone().into(),
-                sql_databases: config.sql_databases.clone().into(),
-            },
-            None => Self::default(),
-        }
-    }
-}
-
 impl PageComponent {
     /// Pre-instantiates a compiled page; `data_dir` is what the page sees as `data/`.
     pub fn new(
@@ -162,10 +143,7 @@ impl PageComponent {
         grants: Grants,
     ) -> anyhow::Result<Self> {
         let name = file.relative.display();
-        runtime
-            .key_value
-            .check_grants(pattern, &grants.key_value_stores)?;
-        runtime.sql.check_grants(pattern, &grants.sql_databases)?;
+        grants.check(pattern, &runtime.key_value, &runtime.sql)?;
         let instance_pre = runtime
             .page_linker
             .instantiate_pre(component)

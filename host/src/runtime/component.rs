@@ -12,6 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::compile_cache::CompileCache;
 use super::engine::Runtime;
 use super::request::RequestState;
+use crate::capabilities::grants::Grants;
 use crate::config::RouteConfig;
 use crate::dist::{RouteFile, sha256_hex};
 
@@ -25,10 +26,8 @@ pub struct LoadedRoute {
     pub pre: ProxyPre<RequestState>,
     /// The environment this route's guest sees, from `routelet.toml`.
     pub env: Vec<(String, String)>,
-    /// Key-value stores granted beyond `default`.
-    pub key_value_stores: Arc<[String]>,
-    /// SQL databases granted beyond `default`.
-    pub sql_databases: Arc<[String]>,
+    /// The stores and databases it may open besides `default`.
+    pub grants: Grants,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -89,12 +88,8 @@ impl LoadedRoute {
             Some(config) => config.resolved_env(pattern)?,
             None => Vec::new(),
         };
-        let key_value_stores = config
-            .map(|c| c.key_value_stores.clone())
-            .unwrap_or_default();
-        let sql_databases = config.map(|c| c.sql_databases.clone()).unwrap_or_default();
-        runtime.key_value.check_grants(pattern, &key_value_stores)?;
-        runtime.sql.check_grants(pattern, &sql_databases)?;
+        let grants = Grants::of(config);
+        grants.check(pattern, &runtime.key_value, &runtime.sql)?;
         let name = file.relative.display();
         let instance_pre = runtime
             .linker
@@ -113,8 +108,7 @@ impl LoadedRoute {
             file: file.clone(),
             pre,
             env,
-            key_value_stores: key_value_stores.into(),
-            sql_databases: sql_databases.into(),
+            grants,
         })
     }
 }

@@ -134,12 +134,12 @@ pub async fn run(
         key_value: KeyValue::new(
             runtime.key_value.clone(),
             route.pattern.clone(),
-            route.key_value_stores.clone(),
+            route.grants.key_value_stores.clone(),
         ),
         sql: Sql::new(
             runtime.sql.clone(),
             route.pattern.clone(),
-            route.sql_databases.clone(),
+            route.grants.sql_databases.clone(),
         ),
     };
     let mut store = Store::new(&runtime.engine, state);

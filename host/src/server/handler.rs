@@ -13,6 +13,7 @@ use routelet_router::{Lookup, Normalized, RouteTable, normalize};
 
 use super::public_files::PublicFiles;
 use super::responses::{self, Body};
+use crate::capabilities::grants::Grants;
 use crate::capabilities::preview::{PreviewAction, PreviewHost, Revalidate};
 use crate::config::AppConfig;
 use crate::dist::{Dist, PREVIEW_SECRET_FILE, RouteFile};
@@ -99,7 +100,7 @@ impl App {
                     file,
                     dist.root(),
                     dist.page(pattern),
-                    pages::sandbox::Grants::of(config.route(pattern)),
+                    Grants::of(config.route(pattern)),
                 )?))
             } else {
                 Target::Handler(LoadedRoute::new(
