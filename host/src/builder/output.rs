@@ -69,7 +69,7 @@ pub fn write_dist(
             size: bytes.len() as u64,
         });
     }
-    let public_files = copy_public(&app.join("public"), &staging.join("public"))?;
+    let public_files = copy_tree(&app.join("public"), &staging.join("public"))?;
     copy_migrations(&app.join(MIGRATIONS_DIR), &staging.join(MIGRATIONS_DIR))?;
     let config = app.join(CONFIG_FILE);
     if config.is_file() {
@@ -159,10 +159,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
-    copy_public(from, to)
-}
-
 /// Copies `APP/migrations/*.sql` as they are; the host applies them before serving.
 fn copy_migrations(from: &Path, to: &Path) -> anyhow::Result<()> {
     let files = migrations::files(from)?;
@@ -177,7 +173,8 @@ fn copy_migrations(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn copy_public(from: &Path, to: &Path) -> anyhow::Result<usize> {
+/// Copies a folder's regular files (public/, data/), returning how many.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
     let mut count = 0;
     if !from.is_dir() {
         return Ok(0);

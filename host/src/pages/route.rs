@@ -126,11 +126,7 @@ impl PageRoute {
                 let mut response = self
                     .cached(&path, representation, method, headers, request_id)
                     .await;
-                for cookie in exit_cookies() {
-                    if let Ok(value) = HeaderValue::from_str(&cookie) {
-                        response.headers_mut().append(header::SET_COOKIE, value);
-                    }
-                }
+                responses::append_cookies(&mut response, &exit_cookies());
                 response
             }
         }
@@ -339,9 +335,7 @@ fn add_cache_headers(
 
 fn not_found(representation: Representation) -> hyper::Response<Body> {
     match representation {
-        Representation::Html => {
-            responses::text(StatusCode::NOT_FOUND, "404 | This page could not be found.")
-        }
+        Representation::Html => responses::not_found(),
         Representation::Json => {
             let mut response = hyper::Response::new(responses::full(r#"{"notFound":true}"#));
             *response.status_mut() = StatusCode::NOT_FOUND;

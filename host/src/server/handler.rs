@@ -54,6 +54,8 @@ pub struct App {
     routes: Arc<RouteTable<Target>>,
     public: PublicFiles,
     preview_keys: Arc<PreviewKeys>,
+    /// Handed to every API request; made once, not per request.
+    revalidator: Arc<dyn Revalidate>,
     build_id: Option<String>,
     request_ids: RequestIds,
 }
@@ -113,13 +115,18 @@ impl App {
             };
             loaded.push((pattern.to_owned(), target));
         }
-        let routes = RouteTable::new(loaded).context("route table changed while loading")?;
+        let routes =
+            Arc::new(RouteTable::new(loaded).context("route table changed while loading")?);
+        let revalidator: Arc<dyn Revalidate> = Arc::new(SiteRevalidator {
+            routes: routes.clone(),
+        });
         let preview_keys = Arc::new(preview_secret(dist, &config)?);
         Ok(Self {
             runtime,
-            routes: Arc::new(routes),
+            routes,
             public,
             preview_keys,
+            revalidator,
             build_id: dist.build_id().map(str::to_owned),
             request_ids: RequestIds::new(),
         })
@@ -198,9 +205,7 @@ impl App {
                 .get(&format!("{}/index.html", path.trim_end_matches('/')))
             {
                 Some(index) => index.respond(request.method(), request.headers()).await,
-                None => {
-                    responses::text(StatusCode::NOT_FOUND, "404 | This page could not be found.")
-                }
+                None => responses::not_found(),
             },
         }
     }
@@ -212,8 +217,7 @@ impl App {
         request: &hyper::Request<Incoming>,
         request_id: &Arc<str>,
     ) -> hyper::Response<Body> {
-        let not_found =
-            || responses::text(StatusCode::NOT_FOUND, "404 | This page could not be found.");
+        let not_found = responses::not_found;
         let Some((build_id, file)) = rest.split_once('/') else {
             return not_found();
         };
@@ -250,10 +254,7 @@ impl App {
         request: hyper::Request<Incoming>,
         request_id: &Arc<str>,
     ) -> hyper::Response<Body> {
-        let revalidator: Arc<dyn Revalidate> = Arc::new(SiteRevalidator {
-            routes: self.routes.clone(),
-        });
-        let preview = PreviewHost::new(self.preview_keys.clone(), Some(revalidator));
+        let preview = PreviewHost::new(self.preview_keys.clone(), Some(self.revalidator.clone()));
         let action = preview.action_slot();
         match request::run(
             &self.runtime,
@@ -276,13 +277,7 @@ impl App {
                     Some(PreviewAction::Exit) => exit_cookies(),
                     None => return response,
                 };
-                for cookie in cookies {
-                    if let Ok(value) = HeaderValue::from_str(&cookie) {
-                        response
-                            .headers_mut()
-                            .append(http::header::SET_COOKIE, value);
-                    }
-                }
+                responses::append_cookies(&mut response, &cookies);
                 response
             }
             Err(failure) => {

@@ -55,3 +55,17 @@ pub fn get_or_head_only() -> hyper::Response<Body> {
         .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     response
 }
+
+/// Next.js's 404 text, for paths nothing answers.
+pub fn not_found() -> hyper::Response<Body> {
+    text(StatusCode::NOT_FOUND, "404 | This page could not be found.")
+}
+
+/// Adds `Set-Cookie` lines; the host builds them, so a value never fails to be a header.
+pub fn append_cookies(response: &mut hyper::Response<Body>, cookies: &[String]) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
