@@ -1,15 +1,7 @@
 //! `routelet`: build Next.js-style API routes into wasm components and serve them.
 
-mod builder;
-mod capabilities;
-mod cli;
-mod config;
-mod dist;
-mod pages;
-mod runtime;
-mod server;
-
 use clap::Parser;
+use routelet::cli;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
