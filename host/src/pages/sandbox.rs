@@ -275,6 +275,12 @@ impl PageComponent {
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
         let timeout = self.runtime.limits.timeout;
+        crate::metrics::get()
+            .instantiations
+            .get_or_create(&crate::metrics::RouteLabels {
+                route: self.pattern.to_string(),
+            })
+            .inc();
         let run = async {
             let page = self.pre.instantiate_async(&mut store).await?;
             body(&page, &mut store).await

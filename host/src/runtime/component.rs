@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use super::compile_cache::CompileCache;
+use super::compile_cache::{CompileCache, Outcome};
 use super::engine::Runtime;
 use super::request::RequestState;
 use crate::capabilities::grants::Grants;
@@ -192,6 +192,11 @@ fn prepare(
         .load_or_compile(&runtime.engine, &checked.bytes, &checked.sha256)
         .with_context(|| format!("compiling {name}"))?;
     tracing::debug!("{name}: {outcome:?} in {:?}", started.elapsed());
+    let metrics = crate::metrics::get();
+    match outcome {
+        Outcome::Reused => metrics.compile_cache_hits.inc(),
+        _ => metrics.compile_cache_misses.inc(),
+    };
     Ok(component)
 }
 

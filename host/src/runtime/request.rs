@@ -83,6 +83,18 @@ pub enum GuestFailure {
 }
 
 impl GuestFailure {
+    /// The limit this failure hit, as named in metrics: `memory`, `timeout` or `instances`.
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            GuestFailure::Busy(_) => Some("instances"),
+            GuestFailure::Timeout(_) => Some("timeout"),
+            GuestFailure::Trap {
+                memory_limit: true, ..
+            } => Some("memory"),
+            _ => None,
+        }
+    }
+
     /// The HTTP status the client gets for this failure.
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode;
@@ -163,6 +175,12 @@ pub async fn run(
     let timeout = runtime.limits.timeout;
     let pattern = route.pattern.clone();
     let task = tokio::spawn(async move {
+        crate::metrics::get()
+            .instantiations
+            .get_or_create(&crate::metrics::RouteLabels {
+                route: pattern.to_string(),
+            })
+            .inc();
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
                 if e.is::<wasmtime::PoolConcurrencyLimitError>() {
@@ -182,6 +200,9 @@ pub async fn run(
             Err(_) => Err(GuestFailure::Timeout(timeout)),
         };
         if let Err(failure) = &outcome {
+            if let Some(limit) = failure.limit() {
+                crate::metrics::get().limit_hit(&pattern, limit);
+            }
             tracing::error!(request_id = %request_id, "route {pattern} failed: {failure}");
         }
         outcome

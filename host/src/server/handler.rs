@@ -17,6 +17,7 @@ use crate::capabilities::grants::Grants;
 use crate::capabilities::preview::{PreviewAction, PreviewHost, Revalidate};
 use crate::config::AppConfig;
 use crate::dist::{Dist, PREVIEW_SECRET_FILE, RouteFile};
+use crate::metrics::{self, RequestLabels, RouteLabels, status_class};
 use crate::pages::{
     self,
     preview_cookies::{PreviewKeys, enter_cookies, exit_cookies},
@@ -149,19 +150,40 @@ impl App {
         peer: SocketAddr,
     ) -> hyper::Response<Body> {
         let started = Instant::now();
-        let request_id: Arc<str> = self.request_ids.next().into();
+        let metrics = metrics::get();
+        metrics.in_flight.inc();
+        let request_id: Arc<str> = match client_request_id(request.headers()) {
+            Some(id) => id.into(),
+            None => self.request_ids.next().into(),
+        };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let mut response = self.dispatch(request, &request_id).await;
+        let (mut response, answered_by) = self.dispatch(request, &request_id).await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-request-id", value);
         }
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: answered_by.to_string(),
+                status: status_class(status),
+            })
+            .inc();
+        metrics
+            .latency
+            .get_or_create(&RouteLabels {
+                route: answered_by.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+        metrics.in_flight.dec();
         tracing::info!(
             %peer,
             request_id = %request_id,
-            "{method} {path} {} {:.1}ms",
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1000.0
+            route = %answered_by,
+            "{method} {path} {status} {:.1}ms",
+            elapsed.as_secs_f64() * 1000.0
         );
         response
     }
@@ -170,24 +192,36 @@ impl App {
         &self,
         request: hyper::Request<Incoming>,
         request_id: &Arc<str>,
-    ) -> hyper::Response<Body> {
+    ) -> (hyper::Response<Body>, AnsweredBy) {
         let path = match normalize(request.uri().path(), request.uri().query()) {
-            Normalized::Redirect(location) => return responses::permanent_redirect(&location),
+            Normalized::Redirect(location) => {
+                return (
+                    responses::permanent_redirect(&location),
+                    AnsweredBy::Fixed("redirect"),
+                );
+            }
             Normalized::Clean(path) => path.to_owned(),
         };
         if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
-            return self.page_data(rest, &request, request_id).await;
+            return (
+                self.page_data(rest, &request, request_id).await,
+                AnsweredBy::Fixed("page-data"),
+            );
         }
         if let Some(file) = self.public.get(&path) {
-            return file.respond(request.method(), request.headers()).await;
+            return (
+                file.respond(request.method(), request.headers()).await,
+                AnsweredBy::Fixed("public"),
+            );
         }
         match self.routes.lookup(&path) {
             Lookup::Found(found) => match found.value {
-                Target::Handler(route) => {
+                Target::Handler(route) => (
                     self.run_handler(route, found.params, request, request_id)
-                        .await
-                }
-                Target::Page(page) => {
+                        .await,
+                    AnsweredBy::Route(route.pattern.clone()),
+                ),
+                Target::Page(page) => (
                     page.respond(
                         &path,
                         Representation::Html,
@@ -196,16 +230,23 @@ impl App {
                         &self.preview_keys,
                         request_id,
                     )
-                    .await
-                }
+                    .await,
+                    AnsweredBy::Route(page.component.pattern.clone()),
+                ),
             },
-            Lookup::BadEscape => responses::text(StatusCode::BAD_REQUEST, "Bad Request"),
+            Lookup::BadEscape => (
+                responses::text(StatusCode::BAD_REQUEST, "Bad Request"),
+                AnsweredBy::Fixed("bad-request"),
+            ),
             Lookup::NotFound => match self
                 .public
                 .get(&format!("{}/index.html", path.trim_end_matches('/')))
             {
-                Some(index) => index.respond(request.method(), request.headers()).await,
-                None => responses::not_found(),
+                Some(index) => (
+                    index.respond(request.method(), request.headers()).await,
+                    AnsweredBy::Fixed("public"),
+                ),
+                None => (responses::not_found(), AnsweredBy::Fixed("not-found")),
             },
         }
     }
@@ -337,6 +378,32 @@ fn preview_secret(dist: &Dist, config: &AppConfig) -> anyhow::Result<PreviewKeys
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     Ok(PreviewKeys::from_secret(&secret))
+}
+
+/// What answered a request, as the `route` label of metrics and log lines.
+enum AnsweredBy {
+    Route(Arc<str>),
+    Fixed(&'static str),
+}
+
+impl std::fmt::Display for AnsweredBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnsweredBy::Route(pattern) => f.write_str(pattern),
+            AnsweredBy::Fixed(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The client's `x-request-id` when it is sane: 1 to 128 visible ASCII characters, no spaces.
+fn client_request_id(headers: &http::HeaderMap) -> Option<&str> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
+    let sane = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b));
+    sane.then_some(id)
 }
 
 /// Request ids unique within this process and unlikely to repeat across restarts.

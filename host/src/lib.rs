@@ -1,0 +1,12 @@
+//! Routelet's host: the builder, the runtime and the server behind the `routelet` command, as a
+//! library so that fuzz targets and benchmarks reach the same code the binary runs.
+
+pub mod builder;
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod dist;
+pub mod metrics;
+pub mod pages;
+pub mod runtime;
+pub mod server;
