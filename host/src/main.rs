@@ -5,7 +5,7 @@ use routelet::cli;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_logging(cli.verbose);
+    cli::init_logging(cli.verbose, cli.log_format);
     match cli.run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

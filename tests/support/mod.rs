@@ -105,6 +105,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Everything it logged so far.
     log: Arc<Mutex<String>>,
+    /// Everything it printed on stdout so far.
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -129,13 +131,20 @@ impl Server {
     }
 
     /// Starts `routelet serve DIST --listen 127.0.0.1:0 ARGS` and waits for its URL.
+    pub fn try_start_with(dist: &Path, args: &[&str]) -> Result<Server, String> {
+        let mut all = vec![dist.to_str().unwrap()];
+        all.extend_from_slice(args);
+        Self::try_start_args(&all)
+    }
+
+    /// Starts `routelet serve --listen 127.0.0.1:0 ARGS` and waits for its URL.
     #[expect(
         clippy::zombie_processes,
         reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
     )]
-    pub fn try_start_with(dist: &Path, args: &[&str]) -> Result<Server, String> {
+    pub fn try_start_args(args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
-            .args(["serve", dist.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -153,9 +162,15 @@ impl Server {
             }
         });
         let stdout = child.stdout.take().unwrap();
+        let printed = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let sink = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut printed = sink.lock().unwrap();
+                printed.push_str(&line);
+                printed.push('\n');
+                drop(printed);
                 let _ = tx.send(line);
             }
         });
@@ -165,7 +180,12 @@ impl Server {
                 Ok(line) => {
                     if let Some(url) = line.split("http://").nth(1) {
                         let addr = url.split_whitespace().next().unwrap().parse().unwrap();
-                        return Ok(Server { child, addr, log });
+                        return Ok(Server {
+                            child,
+                            addr,
+                            log,
+                            stdout: printed,
+                        });
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -197,6 +217,27 @@ impl Server {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The admin API's URL, from the line `routelet serve --admin` prints after the public one.
+    pub fn admin_url(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let printed = self.stdout.lock().unwrap().clone();
+            if let Some(rest) = printed.split("admin API at http://").nth(1) {
+                return format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "the host printed no admin URL:\n{}",
+            self.stdout.lock().unwrap()
+        );
+    }
+
+    /// Everything the host printed on stdout so far.
+    pub fn printed(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// What the host has logged so far.

@@ -1,4 +1,5 @@
-//! `routelet serve DIST`: serve a dist folder's routes and public files over HTTP.
+//! `routelet serve [DIST]`: serve a dist folder's routes and public files over HTTP; with
+//! `--admin`, serve deployments from the data folder and accept new ones while running.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -6,79 +7,178 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
-use crate::capabilities::data_dir::open_data;
-use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
-use crate::config::AppConfig;
-use crate::dist::Dist;
+use crate::admin::{Admin, token::AdminToken};
+use crate::deploy::store::DeploymentStore;
+use crate::deploy::{Deployer, open_app};
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::Runtime;
 use crate::runtime::limits::Limits;
-use crate::server::{self, App};
+use crate::server::{self, Live, Stop};
 
 /// Serve a dist folder: every `pages/**.wasm` at its path, `public/` at the root.
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The dist folder written by `routelet build`, or any folder of `pages/**.wasm` components.
-    dist: PathBuf,
+    /// With --admin it may be left out: the data folder's active deployment is served.
+    dist: Option<PathBuf>,
 
     /// Address to listen on; port 0 picks a free port (the URL printed says which).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
 
     /// Where the host keeps its data (embedded SQLite stores and databases, compiled components
-    /// under compile-cache/); created on first use.
+    /// under compile-cache/, deployments under deployments/); created on first use.
     #[arg(long, default_value = "./.routelet/data")]
     data_dir: PathBuf,
+
+    /// Serve the admin API (deploys, rollback, /metrics, /healthz) on this address, never on
+    /// the public one. Deployments are then kept in the data folder, and a restart serves the
+    /// last active one.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+
+    /// A file holding the admin bearer token; without it one is generated into the data
+    /// folder (mode 0600) on first start.
+    #[arg(long, requires = "admin")]
+    admin_token_file: Option<PathBuf>,
+
+    /// How many deployments to keep for rollback, the active one included.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    keep_deployments: u32,
 }
 
 impl ServeArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let started = Instant::now();
-        let dist = Dist::open(&self.dist)?;
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let mut runtime = Runtime::new(Limits::default())?;
-        let config = AppConfig::load(dist.root())?;
-        let (stores, databases) = tokio.block_on(open_data(
-            &config,
-            &self.data_dir,
-            &dist.root().join(MIGRATIONS_DIR),
-        ))?;
-        runtime.key_value = stores;
-        runtime.sql = databases;
-        let cache = CompileCache::open(&self.data_dir, &runtime.engine)?;
-        let app = Arc::new(App::load(&dist, runtime, &cache)?);
-        for (route, loaded) in app.routes().iter() {
-            tracing::info!(
-                "route {}  {}",
-                route.pattern(),
-                loaded.file().relative.display()
-            );
-        }
+        let base = Arc::new(Runtime::new(Limits::default())?);
+        let cache = Arc::new(CompileCache::open(&self.data_dir, &base.engine)?);
         tokio.block_on(async move {
+            let stop = Stop::on_signal();
+            let (live, admin) = match self.admin {
+                None => {
+                    let Some(dist) = &self.dist else {
+                        bail!(
+                            "which dist folder? `routelet serve DIST`, or pass --admin to serve \
+                             the data folder's active deployment"
+                        );
+                    };
+                    let app = open_app(&base, &cache, &self.data_dir, dist, None).await?;
+                    (Live::new(app), None)
+                }
+                Some(admin_addr) => {
+                    let (live, admin) = self.start_deployments(&base, &cache).await?;
+                    let listener = server::bind(admin_addr).await?;
+                    (live, Some((listener, admin)))
+                }
+            };
+            let app = live.current();
+            for (route, loaded) in app.routes().iter() {
+                tracing::info!(
+                    "route {}  {}",
+                    route.pattern(),
+                    loaded.file().relative.display()
+                );
+            }
             let listener = server::bind(self.listen).await?;
             let addr = listener.local_addr()?;
             let mut stdout = std::io::stdout().lock();
-            let build = dist
+            let what = match (app.deployment(), &self.dist) {
+                (Some(id), _) => format!("deployment {id}"),
+                (None, Some(dist)) => dist.display().to_string(),
+                (None, None) => "nothing".into(),
+            };
+            let build = app
                 .build_id()
                 .map(|id| format!(", build {id}"))
                 .unwrap_or_default();
             writeln!(
                 stdout,
-                "routelet: serving {} routes and {} public files from {}{build} at http://{addr} \
-                 (ready in {:.0?})",
+                "routelet: serving {} routes and {} public files from {what}{build} at \
+                 http://{addr} (ready in {:.0?})",
                 app.routes().len(),
                 app.public_file_count(),
-                self.dist.display(),
                 started.elapsed()
             )?;
+            let admin_task = match admin {
+                Some((admin_listener, admin)) => {
+                    writeln!(
+                        stdout,
+                        "routelet: admin API at http://{} (bearer token in {}{})",
+                        admin_listener.local_addr()?,
+                        admin.token_path().display(),
+                        if admin.token_generated() {
+                            ", generated now"
+                        } else {
+                            ""
+                        }
+                    )?;
+                    let handler = move |request, peer| admin.clone().handle(request, peer);
+                    Some(tokio::spawn(server::serve(
+                        admin_listener,
+                        handler,
+                        stop.clone(),
+                    )))
+                }
+                None => None,
+            };
             stdout.flush()?;
             drop(stdout);
-            server::serve(listener, app).await
+            drop(app);
+            let handler = move |request, peer| live.clone().handle(request, peer);
+            let served = server::serve(listener, handler, stop).await;
+            if let Some(task) = admin_task {
+                task.await.context("the admin listener failed")??;
+            }
+            served
         })
+    }
+
+    /// Opens the deployment store, imports DIST when it changed, and loads the active one.
+    async fn start_deployments(
+        &self,
+        base: &Arc<Runtime>,
+        cache: &Arc<CompileCache>,
+    ) -> anyhow::Result<(Arc<Live>, Arc<Admin>)> {
+        let token = AdminToken::load(self.admin_token_file.as_deref(), &self.data_dir)?;
+        let store = DeploymentStore::open(&self.data_dir)?;
+        let app = match store.active()? {
+            Some(id) => {
+                let path = store.path_of(&id)?;
+                open_app(base, cache, &self.data_dir, &path, Some(id.clone()))
+                    .await
+                    .with_context(|| format!("loading the active deployment {id}"))?
+            }
+            None => {
+                let empty = self.data_dir.join("deployments").join(".empty");
+                std::fs::create_dir_all(&empty)?;
+                open_app(base, cache, &self.data_dir, &empty, None).await?
+            }
+        };
+        let live = Live::new(app);
+        if let Some(id) = live.current().deployment() {
+            crate::metrics::get().set_active_deployment(id);
+        }
+        let deployer = Arc::new(Deployer::new(
+            base.clone(),
+            cache.clone(),
+            self.data_dir.clone(),
+            store,
+            live.clone(),
+            self.keep_deployments as usize,
+        ));
+        if let Some(dist) = &self.dist {
+            crate::dist::Dist::open(dist)?;
+            if let Some(id) = deployer.import(dist).await? {
+                tracing::info!("{} is new: deployed it as {id}", dist.display());
+            }
+        }
+        let admin = Admin::new(token, deployer, live.clone());
+        Ok((live, admin))
     }
 }

@@ -28,6 +28,8 @@ use rendered::{Outcome, Rendered};
 use route::PageRoute;
 use sandbox::PageComponent;
 
+pub use sandbox::check_world;
+
 /// Whether a compiled component is a page rather than an HTTP handler.
 pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {
     component

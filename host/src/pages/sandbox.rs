@@ -120,6 +120,33 @@ pub enum PageError {
     Failed(String),
 }
 
+/// Checks that a page imports only what pages may use and exports the static-page world.
+pub fn check_world(
+    runtime: &Runtime,
+    component: &Component,
+    file: &RouteFile,
+) -> anyhow::Result<()> {
+    page_pre(runtime, component, file).map(drop)
+}
+
+fn page_pre(
+    runtime: &Runtime,
+    component: &Component,
+    file: &RouteFile,
+) -> anyhow::Result<StaticPagePre<PageState>> {
+    let name = file.relative.display();
+    let instance_pre = runtime
+        .page_linker
+        .instantiate_pre(component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!("page {name} imports something pages may not use (pages have no network)")
+        })?;
+    StaticPagePre::new(instance_pre)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{name} does not export routelet:route/static-page"))
+}
+
 /// A page component, compiled and pre-instantiated.
 pub struct PageComponent {
     /// The page's pattern, e.g. `/blog/[slug]`.
@@ -142,18 +169,8 @@ impl PageComponent {
         data_dir: Option<PathBuf>,
         grants: Grants,
     ) -> anyhow::Result<Self> {
-        let name = file.relative.display();
         grants.check(pattern, &runtime.key_value, &runtime.sql)?;
-        let instance_pre = runtime
-            .page_linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("page {name} imports something pages may not use (pages have no network)")
-            })?;
-        let pre = StaticPagePre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{name} does not export routelet:route/static-page"))?;
+        let pre = page_pre(runtime, component, file)?;
         Ok(Self {
             pattern: pattern.into(),
             file: file.clone(),

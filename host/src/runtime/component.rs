@@ -90,19 +90,7 @@ impl LoadedRoute {
         };
         let grants = Grants::of(config);
         grants.check(pattern, &runtime.key_value, &runtime.sql)?;
-        let name = file.relative.display();
-        let instance_pre = runtime
-            .linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{name} imports something this host does not provide"))?;
-        let pre = ProxyPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!(
-                    "{name} does not export wasi:http/incoming-handler, so it cannot serve requests"
-                )
-            })?;
+        let pre = proxy_pre(runtime, component, file)?;
         Ok(Self {
             pattern: pattern.into(),
             file: file.clone(),
@@ -111,6 +99,35 @@ impl LoadedRoute {
             grants,
         })
     }
+}
+
+/// Checks that a component imports only what this host provides and serves `wasi:http`.
+pub fn check_world(
+    runtime: &Runtime,
+    component: &Component,
+    file: &RouteFile,
+) -> anyhow::Result<()> {
+    proxy_pre(runtime, component, file).map(drop)
+}
+
+fn proxy_pre(
+    runtime: &Runtime,
+    component: &Component,
+    file: &RouteFile,
+) -> anyhow::Result<ProxyPre<RequestState>> {
+    let name = file.relative.display();
+    let instance_pre = runtime
+        .linker
+        .instantiate_pre(component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{name} imports something this host does not provide"))?;
+    ProxyPre::new(instance_pre)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!(
+                "{name} does not export wasi:http/incoming-handler, so it cannot serve requests"
+            )
+        })
 }
 
 /// Reads a component, checks it against the manifest's hash and that it is a component.

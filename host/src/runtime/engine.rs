@@ -36,7 +36,7 @@ pub struct Runtime {
     pub key_value: Arc<Stores>,
     /// The deployment's SQL databases; none until the host configures them.
     pub sql: Arc<Databases>,
-    _ticker: EpochTicker,
+    _ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
@@ -96,8 +96,24 @@ impl Runtime {
             limits,
             key_value: Arc::default(),
             sql: Arc::default(),
-            _ticker: ticker,
+            _ticker: Arc::new(ticker),
         })
+    }
+}
+
+impl Runtime {
+    /// The same engine, linkers and ticker serving another deployment's data: a deploy never
+    /// makes a second engine, so compiled code and the instance pool are shared.
+    pub fn with_data(&self, key_value: Arc<Stores>, sql: Arc<Databases>) -> Runtime {
+        Runtime {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            page_linker: self.page_linker.clone(),
+            limits: self.limits.clone(),
+            key_value,
+            sql,
+            _ticker: self._ticker.clone(),
+        }
     }
 }
 

@@ -58,13 +58,46 @@ pub struct App {
     /// Handed to every API request; made once, not per request.
     revalidator: Arc<dyn Revalidate>,
     build_id: Option<String>,
+    deployment: Option<String>,
     request_ids: RequestIds,
 }
 
+/// A dist that passed every check and compiled, not yet connected to its data.
+pub struct Checked {
+    dist: Dist,
+    config: AppConfig,
+    files: RouteTable<RouteFile>,
+    public: PublicFiles,
+    components: Vec<wasmtime::component::Component>,
+    /// For each route: whether it is a static page.
+    kinds: Vec<bool>,
+}
+
+impl Checked {
+    /// The app's configuration, to open its stores and databases.
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// The dist folder.
+    pub fn dist(&self) -> &Dist {
+        &self.dist
+    }
+
+    /// The route patterns in match order.
+    pub fn patterns(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .map(|(r, _)| r.pattern().to_owned())
+            .collect()
+    }
+}
+
 impl App {
-    /// Validates the layout, then compiles and pre-instantiates every route: all or nothing.
-    pub fn load(dist: &Dist, runtime: Runtime, cache: &CompileCache) -> anyhow::Result<Self> {
-        let runtime = Arc::new(runtime);
+    /// Checks a dist without changing anything: the route layout (Next.js rules), its config,
+    /// public files against pages, every component's hash, that it compiles (or is in the
+    /// compile cache), and that it exports a world this host serves.
+    pub fn check(dist: Dist, runtime: &Runtime, cache: &CompileCache) -> anyhow::Result<Checked> {
         let files = dist
             .route_table()
             .with_context(|| format!("invalid route layout in {}", dist.root().display()))?;
@@ -84,18 +117,54 @@ impl App {
         }
         let started = Instant::now();
         let route_files: Vec<&RouteFile> = files.iter().map(|(_, file)| file).collect();
-        let components = component::compile_all(&runtime, cache, &route_files)?;
+        let components = component::compile_all(runtime, cache, &route_files)?;
         tracing::info!(
             "compile cache {}: {} (compiled in {:.0?})",
             cache.dir().display(),
             cache.summary(),
             started.elapsed()
         );
-        let mut loaded = Vec::with_capacity(files.len());
+        let mut kinds = Vec::with_capacity(components.len());
         for ((route, file), component) in files.iter().zip(&components) {
             let pattern = route.pattern();
             let is_api = pattern == "/api" || pattern.starts_with("/api/");
-            let target = if !is_api && pages::is_page(&runtime.engine, component) {
+            let is_page = !is_api && pages::is_page(&runtime.engine, component);
+            if is_page {
+                pages::check_world(runtime, component, file)?;
+            } else {
+                component::check_world(runtime, component, file)?;
+            }
+            kinds.push(is_page);
+        }
+        Ok(Checked {
+            dist,
+            config,
+            files,
+            public,
+            components,
+            kinds,
+        })
+    }
+
+    /// Connects a checked dist to its data and pre-instantiates every route: all or nothing.
+    pub fn load(
+        checked: Checked,
+        runtime: Runtime,
+        deployment: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let Checked {
+            dist,
+            config,
+            files,
+            public,
+            components,
+            kinds,
+        } = checked;
+        let runtime = Arc::new(runtime);
+        let mut loaded = Vec::with_capacity(files.len());
+        for (((route, file), component), is_page) in files.iter().zip(&components).zip(kinds) {
+            let pattern = route.pattern();
+            let target = if is_page {
                 Target::Page(Arc::new(pages::load(
                     &runtime,
                     component,
@@ -121,7 +190,7 @@ impl App {
         let revalidator: Arc<dyn Revalidate> = Arc::new(SiteRevalidator {
             routes: routes.clone(),
         });
-        let preview_keys = Arc::new(preview_secret(dist, &config)?);
+        let preview_keys = Arc::new(preview_secret(&dist, &config)?);
         Ok(Self {
             runtime,
             routes,
@@ -129,8 +198,19 @@ impl App {
             preview_keys,
             revalidator,
             build_id: dist.build_id().map(str::to_owned),
+            deployment,
             request_ids: RequestIds::new(),
         })
+    }
+
+    /// The build id from the manifest, for the start-up banner.
+    pub fn build_id(&self) -> Option<&str> {
+        self.build_id.as_deref()
+    }
+
+    /// The deployment this app serves, when it came from the host's deployment store.
+    pub fn deployment(&self) -> Option<&str> {
+        self.deployment.as_deref()
     }
 
     /// The routes in match order, for the start-up banner.

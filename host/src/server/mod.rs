@@ -1,29 +1,35 @@
 //! The HTTP server: hyper for HTTP/1.1 and HTTP/2 (h2c), graceful shutdown on Ctrl-C/SIGTERM.
 
 mod handler;
+pub mod live;
 mod public_files;
 pub mod responses;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-pub use handler::App;
+pub use handler::{App, Checked};
+pub use live::Live;
 
 /// How long in-flight requests get to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Accepts connections until a stop signal, then drains in-flight requests.
-pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
+/// Accepts connections until `stop` fires, then drains in-flight requests; `handler` answers
+/// each request (the public app, or the admin API).
+pub async fn serve<H, F>(listener: TcpListener, handler: H, mut stop: Stop) -> anyhow::Result<()>
+where
+    H: Fn(hyper::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = hyper::Response<responses::Body>> + Send + 'static,
+{
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    let mut stop = std::pin::pin!(stop_signal());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -37,10 +43,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
+                let handler = handler.clone();
                 let service = hyper::service::service_fn(move |request| {
-                    let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(app.handle(request, peer).await) }
+                    let answer = handler(request, peer);
+                    async move { Ok::<_, std::convert::Infallible>(answer.await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
@@ -50,10 +56,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
                     }
                 });
             }
-            signal = &mut stop => {
-                tracing::info!("{signal}: finishing in-flight requests, then stopping");
-                break;
-            }
+            () = stop.wait() => break,
         }
     }
     drop(listener);
@@ -64,6 +67,30 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Fires once when the process is asked to stop; every listener holds a clone.
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Fires on Ctrl-C or SIGTERM; call inside the async runtime.
+    pub fn on_signal() -> Self {
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!("{signal}: finishing in-flight requests, then stopping");
+            let _ = sender.send(true);
+        });
+        Self(receiver)
+    }
+
+    async fn wait(&mut self) {
+        // An error means the sender is gone without firing: then never stop from here.
+        if self.0.wait_for(|stopped| *stopped).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Binds the listener, with a message that says what to do when the address is taken.

@@ -1,0 +1,241 @@
+//! The deploy bundle: a dist folder as a gzip-compressed tar, packed by `routelet deploy` and
+//! unpacked by the host only after every entry has been checked.
+
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+
+/// The media type of a bundle upload.
+pub const CONTENT_TYPE: &str = "application/gzip";
+
+/// Entries a bundle may hold; more is refused rather than filling the disk.
+const MAX_ENTRIES: usize = 100_000;
+
+/// Unpacked bytes a bundle may hold.
+pub const MAX_UNPACKED_BYTES: u64 = 2 << 30;
+
+/// The file the host writes into each deployment, skipped when packing and fingerprinting.
+const HOST_FILES: &[&str] = &["deployment.json"];
+
+/// Packs every file below `dist` into a compressed tar, in a stable order.
+pub fn pack(dist: &Path) -> anyhow::Result<Vec<u8>> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(encoder);
+    tar.mode(tar::HeaderMode::Deterministic);
+    for (relative, path) in files_below(dist)? {
+        tar.append_path_with_name(&path, &relative)
+            .with_context(|| format!("packing {}", path.display()))?;
+    }
+    let encoder = tar.into_inner().context("finishing the bundle")?;
+    encoder.finish().context("compressing the bundle")
+}
+
+/// Why a bundle was refused: the entry and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The archive itself is damaged or cut short.
+    #[error("the bundle is not a complete gzip-compressed tar archive: {0}")]
+    Corrupt(String),
+    /// One entry may not be unpacked.
+    #[error("bundle entry {entry:?}: {reason}")]
+    Entry { entry: String, reason: &'static str },
+    /// The bundle is larger than the host accepts.
+    #[error("the bundle unpacks to more than {0} bytes or {MAX_ENTRIES} files")]
+    TooLarge(u64),
+}
+
+/// Unpacks a bundle into the empty folder `into`, refusing anything but plain files and
+/// folders below it: no absolute paths, no `..`, no links, no devices.
+pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
+    let corrupt = |error: std::io::Error| BundleError::Corrupt(error.to_string());
+    let mut files = 0;
+    let mut total: u64 = 0;
+    for (index, entry) in archive.entries().map_err(corrupt)?.enumerate() {
+        if index >= MAX_ENTRIES {
+            return Err(BundleError::TooLarge(MAX_UNPACKED_BYTES));
+        }
+        let mut entry = entry.map_err(corrupt)?;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let refuse = |reason| BundleError::Entry {
+            entry: name.clone(),
+            reason,
+        };
+        let relative = safe_relative(&raw).map_err(refuse)?;
+        let target = into.join(&relative);
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => {
+                std::fs::create_dir_all(&target).map_err(corrupt)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                total += entry.header().size().map_err(corrupt)?;
+                if total > MAX_UNPACKED_BYTES {
+                    return Err(BundleError::TooLarge(MAX_UNPACKED_BYTES));
+                }
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(corrupt)?;
+                }
+                let mut file = std::fs::File::create(&target).map_err(corrupt)?;
+                std::io::copy(&mut entry, &mut file).map_err(corrupt)?;
+                file.flush().map_err(corrupt)?;
+                files += 1;
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                return Err(refuse("links are not allowed in a bundle"));
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
+            _ => return Err(refuse("only files and folders are allowed in a bundle")),
+        }
+    }
+    // A cut-off gzip stream can end on a tar boundary: read to the end so the checksum is checked.
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(corrupt)?;
+    Ok(files)
+}
+
+/// The entry's path as a relative path made only of normal names, or why not.
+fn safe_relative(raw: &[u8]) -> Result<PathBuf, &'static str> {
+    let text = std::str::from_utf8(raw).map_err(|_| "the name is not valid UTF-8")?;
+    if text.contains('\\') || text.contains('\0') {
+        return Err("the name contains a backslash or NUL");
+    }
+    let path = Path::new(text);
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("a path outside the dist folder (`..`)"),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("an absolute path");
+            }
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        return Err("an empty name");
+    }
+    Ok(clean)
+}
+
+/// Every file below `dir` as (relative name with `/`, full path), sorted, host files left out.
+fn files_below(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            bail!(
+                "{} is not a plain file; a dist holds only files and folders",
+                entry.path().display()
+            );
+        }
+        let relative = crate::dist::slash_path(entry.path().strip_prefix(dir).expect("below"))?;
+        if HOST_FILES.contains(&relative.as_str()) {
+            continue;
+        }
+        files.push((relative, entry.path().to_path_buf()));
+    }
+    Ok(files)
+}
+
+/// A digest of a dist folder's names and contents, to tell whether it changed.
+pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
+    let mut digest = Sha256::new();
+    for (relative, path) in files_below(dir)? {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        digest.update(relative.as_bytes());
+        digest.update([0]);
+        digest.update(Sha256::digest(&bytes));
+    }
+    Ok(hex::encode(digest.finalize()))
+}
+
+/// Copies a dist folder, for a deployment that changes one route of another.
+pub fn copy_dist(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for (relative, path) in files_below(from)? {
+        let target = to.join(&relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(&path, &target).with_context(|| format!("copying {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("routelet-bundle-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A tar whose one entry has a name `tar::Builder` would refuse to write.
+    fn raw_tar(name: &str, kind: tar::EntryType) -> Vec<u8> {
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_entry_type(kind);
+        header.set_size(3);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append(&header, &b"abc"[..]).unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn packs_and_unpacks_a_dist_with_the_same_fingerprint() {
+        let dist = scratch("dist");
+        std::fs::create_dir_all(dist.join("pages/api")).unwrap();
+        std::fs::write(dist.join("pages/api/hello.wasm"), b"\0asm").unwrap();
+        std::fs::write(dist.join("manifest.json"), b"{}").unwrap();
+        let bundle = pack(&dist).unwrap();
+        let out = scratch("out");
+        assert_eq!(unpack(&bundle[..], &out).unwrap(), 2);
+        assert_eq!(fingerprint(&dist).unwrap(), fingerprint(&out).unwrap());
+        std::fs::write(out.join("manifest.json"), b"{ }").unwrap();
+        assert_ne!(fingerprint(&dist).unwrap(), fingerprint(&out).unwrap());
+    }
+
+    #[test]
+    fn refuses_traversal_absolute_paths_and_links() {
+        let out = scratch("hostile");
+        for (name, kind, reason) in [
+            ("../x.wasm", tar::EntryType::Regular, "outside"),
+            ("pages/../../x.wasm", tar::EntryType::Regular, "outside"),
+            ("/etc/x.wasm", tar::EntryType::Regular, "absolute"),
+            ("pages/link.wasm", tar::EntryType::Symlink, "links"),
+            ("pages/dev", tar::EntryType::Char, "only files"),
+        ] {
+            let error = unpack(&raw_tar(name, kind)[..], &out).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains(name) && message.contains(reason),
+                "{message}"
+            );
+        }
+        assert!(!out.parent().unwrap().join("x.wasm").exists());
+    }
+
+    #[test]
+    fn refuses_a_bundle_cut_off_halfway() {
+        let dist = scratch("cut");
+        std::fs::write(dist.join("big.bin"), vec![7u8; 200_000]).unwrap();
+        let bundle = pack(&dist).unwrap();
+        let out = scratch("cut-out");
+        let error = unpack(&bundle[..bundle.len() / 2], &out).unwrap_err();
+        assert!(matches!(error, BundleError::Corrupt(_)), "{error}");
+    }
+}

@@ -1,0 +1,426 @@
+//! Deploys to a running host: a whole bundle, one route, an undeploy or a rollback becomes a
+//! new deployment on disk, checked in full, then swapped in atomically. Nothing changes when
+//! any check fails.
+
+pub mod bundle;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::data_dir::open_data;
+use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
+use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
+use crate::metrics::{self, DeployLabels};
+use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::engine::Runtime;
+use crate::server::{App, Live};
+use store::{DeploymentMeta, DeploymentStore, Listed, Staging};
+
+/// Checks a dist folder, connects it to its data and pre-instantiates it, all off the async
+/// threads: the one way an app is loaded, at start and on every deploy.
+pub async fn open_app(
+    base: &Arc<Runtime>,
+    cache: &Arc<CompileCache>,
+    data_dir: &Path,
+    dir: &Path,
+    deployment: Option<String>,
+) -> anyhow::Result<App> {
+    let dist = Dist::open(dir)?;
+    let (runtime, cache_for_check) = (base.clone(), cache.clone());
+    let checked = tokio::task::spawn_blocking(move || App::check(dist, &runtime, &cache_for_check))
+        .await
+        .context("the compile task failed")??;
+    let (stores, databases) =
+        open_data(checked.config(), data_dir, &dir.join(MIGRATIONS_DIR)).await?;
+    let runtime = base.with_data(stores, databases);
+    tokio::task::spawn_blocking(move || App::load(checked, runtime, deployment))
+        .await
+        .context("the loading task failed")?
+}
+
+/// Why a deploy was refused, with the HTTP status the admin API answers.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The upload is not a usable bundle or component (400).
+    #[error("{0:#}")]
+    BadUpload(anyhow::Error),
+    /// The bundle is well-formed but would not serve: layout, hashes, compile, world (422).
+    #[error("{0:#}")]
+    Invalid(anyhow::Error),
+    /// The deployment or route named does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The host failed; nothing was switched (500).
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl DeployError {
+    /// The status the admin API answers with.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            DeployError::BadUpload(_) => http::StatusCode::BAD_REQUEST,
+            DeployError::Invalid(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+            DeployError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            DeployError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What a successful deploy reports.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Deployed {
+    /// The new active deployment.
+    pub id: String,
+    /// Its routes in match order, with their files.
+    pub routes: Vec<RouteRow>,
+    /// Milliseconds from upload received to switched.
+    pub millis: u64,
+}
+
+/// One line of a route table.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RouteRow {
+    /// The pattern, e.g. `/api/users/[id]`.
+    pub pattern: String,
+    /// The component, relative to the dist.
+    pub file: String,
+}
+
+/// Owns the deployment store and the live app; one change at a time.
+pub struct Deployer {
+    base: Arc<Runtime>,
+    cache: Arc<CompileCache>,
+    data_dir: PathBuf,
+    store: DeploymentStore,
+    live: Arc<Live>,
+    keep: usize,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Deployer {
+    /// A deployer for the app `live` serves, keeping the newest `keep` deployments.
+    pub fn new(
+        base: Arc<Runtime>,
+        cache: Arc<CompileCache>,
+        data_dir: PathBuf,
+        store: DeploymentStore,
+        live: Arc<Live>,
+        keep: usize,
+    ) -> Self {
+        Self {
+            base,
+            cache,
+            data_dir,
+            store,
+            live,
+            keep,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Every kept deployment, newest first.
+    pub fn list(&self) -> anyhow::Result<Vec<Listed>> {
+        self.store.list()
+    }
+
+    /// Deploys a whole bundle (a gzip-compressed tar of a dist folder).
+    pub async fn deploy_bundle(&self, bundle: bytes::Bytes) -> Result<Deployed, DeployError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let staging = self.store.staging().map_err(DeployError::Internal)?;
+        let into = staging.path.clone();
+        tokio::task::spawn_blocking(move || bundle::unpack(&bundle[..], &into))
+            .await
+            .map_err(|e| DeployError::Internal(e.into()))?
+            .map_err(|e| DeployError::BadUpload(e.into()))?;
+        self.switch_to_new(staging, "bundle".into(), "deploy").await
+    }
+
+    /// Replaces or adds the component of one route, keeping the rest of the active deployment.
+    pub async fn deploy_route(
+        &self,
+        pattern: &str,
+        wasm: bytes::Bytes,
+    ) -> Result<Deployed, DeployError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let staging = self.copy_of_active()?;
+        let existing = route_file(&staging.path, pattern)?;
+        let relative = match existing {
+            Some(relative) => relative,
+            None => file_for_pattern(pattern).map_err(DeployError::BadUpload)?,
+        };
+        let target = staging.path.join(&relative);
+        std::fs::create_dir_all(target.parent().expect("below pages"))
+            .and_then(|()| std::fs::write(&target, &wasm))
+            .map_err(|e| DeployError::Internal(e.into()))?;
+        edit_manifest(&staging.path, |manifest| {
+            manifest.pages.retain(|page| page.pattern != pattern);
+            let route = ManifestRoute {
+                pattern: pattern.to_owned(),
+                file: relative.clone(),
+                source: "routelet deploy --route".into(),
+                sha256: sha256_hex(&wasm),
+                size: wasm.len() as u64,
+            };
+            match manifest.routes.iter_mut().find(|r| r.file == relative) {
+                Some(existing) => *existing = route,
+                None => manifest.routes.push(route),
+            }
+        })?;
+        let served = route_file(&staging.path, pattern)?;
+        if served.as_deref() != Some(relative.as_str()) {
+            return Err(DeployError::Invalid(anyhow::anyhow!(
+                "{relative} would not serve {pattern}; give the pattern as `routelet routes` \
+                 prints it"
+            )));
+        }
+        self.switch_to_new(staging, format!("route {pattern}"), "route")
+            .await
+    }
+
+    /// Removes one route from the active deployment.
+    pub async fn undeploy_route(&self, pattern: &str) -> Result<Deployed, DeployError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let staging = self.copy_of_active()?;
+        let Some(relative) = route_file(&staging.path, pattern)? else {
+            return Err(DeployError::NotFound(format!(
+                "the active deployment has no route {pattern}"
+            )));
+        };
+        std::fs::remove_file(staging.path.join(&relative))
+            .map_err(|e| DeployError::Internal(e.into()))?;
+        edit_manifest(&staging.path, |manifest| {
+            manifest.routes.retain(|r| r.file != relative);
+            manifest.pages.retain(|page| page.pattern != pattern);
+        })?;
+        self.switch_to_new(staging, format!("undeploy {pattern}"), "undeploy")
+            .await
+    }
+
+    /// Serves a kept deployment again: `id`, or the one made before the active one.
+    pub async fn rollback(&self, id: Option<&str>) -> Result<Deployed, DeployError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let started = std::time::Instant::now();
+        let target = match id {
+            Some(id) => id.to_owned(),
+            None => self
+                .store
+                .previous()
+                .map_err(DeployError::Internal)?
+                .ok_or_else(|| {
+                    DeployError::NotFound(
+                        "there is no deployment older than the active one to roll back to".into(),
+                    )
+                })?,
+        };
+        let path = self
+            .store
+            .path_of(&target)
+            .map_err(|e| DeployError::NotFound(format!("{e:#}")))?;
+        let result = self.activate(&path, &target, started).await;
+        count("rollback", result.is_ok());
+        result
+    }
+
+    /// Imports `dist` as a new active deployment unless the store already holds it; the
+    /// start-up path of `routelet serve DIST --admin ...`.
+    pub async fn import(&self, dist: &Path) -> anyhow::Result<Option<String>> {
+        let _one_at_a_time = self.lock.lock().await;
+        let fingerprint = bundle::fingerprint(dist)?;
+        if self.store.find_fingerprint(&fingerprint)?.is_some() {
+            return Ok(None);
+        }
+        let staging = self.store.staging()?;
+        bundle::copy_dist(dist, &staging.path)?;
+        let deployed = self
+            .switch_to_new(staging, format!("serve {}", dist.display()), "serve")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(deployed.id))
+    }
+
+    /// A staging copy of the active deployment (or an empty one).
+    fn copy_of_active(&self) -> Result<Staging, DeployError> {
+        let staging = self.store.staging().map_err(DeployError::Internal)?;
+        if let Some(active) = self.store.active().map_err(DeployError::Internal)? {
+            let from = self.store.path_of(&active).map_err(DeployError::Internal)?;
+            bundle::copy_dist(&from, &staging.path).map_err(DeployError::Internal)?;
+        }
+        Ok(staging)
+    }
+
+    /// Checks a staged dist, stores it, loads it, then makes it active.
+    async fn switch_to_new(
+        &self,
+        staging: Staging,
+        source: String,
+        kind: &'static str,
+    ) -> Result<Deployed, DeployError> {
+        let started = std::time::Instant::now();
+        let result = self.switch_inner(staging, source, started).await;
+        count(kind, result.is_ok());
+        result
+    }
+
+    async fn switch_inner(
+        &self,
+        staging: Staging,
+        source: String,
+        started: std::time::Instant,
+    ) -> Result<Deployed, DeployError> {
+        let routes = routes_of(&staging.path)?;
+        let fingerprint = bundle::fingerprint(&staging.path).map_err(DeployError::Internal)?;
+        let mut meta = DeploymentMeta {
+            id: staging.id.clone(),
+            created: store::now_secs(),
+            seq: 0,
+            source,
+            routes: routes.iter().map(|r| r.pattern.clone()).collect(),
+            fingerprint,
+        };
+        let path = self
+            .store
+            .commit(staging, &mut meta)
+            .map_err(DeployError::Internal)?;
+        let result = self.activate(&path, &meta.id, started).await;
+        if result.is_err() {
+            // Never served: remove it so that it cannot be rolled back to.
+            let _ = std::fs::remove_dir_all(&path);
+        }
+        result
+    }
+
+    /// Loads a stored deployment and swaps it in; the old one finishes its requests.
+    async fn activate(
+        &self,
+        path: &Path,
+        id: &str,
+        started: std::time::Instant,
+    ) -> Result<Deployed, DeployError> {
+        let app = open_app(
+            &self.base,
+            &self.cache,
+            &self.data_dir,
+            path,
+            Some(id.to_owned()),
+        )
+        .await
+        .map_err(DeployError::Invalid)?;
+        let routes = table_of(&app);
+        self.store.activate(id).map_err(DeployError::Internal)?;
+        self.live.swap(app);
+        metrics::get().set_active_deployment(id);
+        tracing::info!("deployment {id} is active ({} routes)", routes.len());
+        match self.store.prune(self.keep) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!("removed old deployments {}", removed.join(", "))
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("removing old deployments failed: {error:#}"),
+        }
+        Ok(Deployed {
+            id: id.to_owned(),
+            routes,
+            millis: started.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+/// Counts one deploy attempt.
+fn count(kind: &'static str, ok: bool) {
+    metrics::get()
+        .deploys
+        .get_or_create(&DeployLabels {
+            kind,
+            result: if ok { "ok" } else { "refused" },
+        })
+        .inc();
+}
+
+/// The route table of a loaded app, for the deploy report.
+pub fn table_of(app: &App) -> Vec<RouteRow> {
+    app.routes()
+        .iter()
+        .map(|(route, target)| RouteRow {
+            pattern: route.pattern().to_owned(),
+            file: crate::dist::slash_path(&target.file().relative)
+                .unwrap_or_else(|_| target.file().relative.display().to_string()),
+        })
+        .collect()
+}
+
+/// A staged dist's route table, checked with Next.js's rules.
+fn routes_of(dir: &Path) -> Result<Vec<RouteRow>, DeployError> {
+    let dist = Dist::open(dir).map_err(DeployError::Invalid)?;
+    let table = dist
+        .route_table()
+        .context("invalid route layout")
+        .map_err(DeployError::Invalid)?;
+    Ok(table
+        .iter()
+        .map(|(route, file)| RouteRow {
+            pattern: route.pattern().to_owned(),
+            file: crate::dist::slash_path(&file.relative).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The file (relative, with `/`) that serves `pattern` in a dist, if any.
+fn route_file(dir: &Path, pattern: &str) -> Result<Option<String>, DeployError> {
+    Ok(routes_of(dir)?
+        .into_iter()
+        .find(|row| row.pattern == pattern)
+        .map(|row| row.file))
+}
+
+/// Where a new route's component goes: `/api/users/[id]` → `pages/api/users/[id].wasm`.
+fn file_for_pattern(pattern: &str) -> anyhow::Result<String> {
+    let Some(rest) = pattern.strip_prefix('/') else {
+        anyhow::bail!("route {pattern:?} must start with `/`, as `routelet routes` prints it");
+    };
+    if rest.is_empty() {
+        return Ok("pages/index.wasm".into());
+    }
+    for segment in rest.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." || segment.contains(['\\', '\0'])
+        {
+            anyhow::bail!("route {pattern:?} has an invalid segment {segment:?}");
+        }
+    }
+    Ok(format!("pages/{rest}.wasm"))
+}
+
+/// Rewrites a staged dist's manifest, when it has one.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut Manifest)) -> Result<(), DeployError> {
+    let path = dir.join(MANIFEST_FILE);
+    let Ok(text) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    let mut manifest: Manifest = serde_json::from_slice(&text)
+        .context("the active deployment's manifest.json is invalid")
+        .map_err(DeployError::Internal)?;
+    edit(&mut manifest);
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    std::fs::write(&path, json).map_err(|e| DeployError::Internal(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_names_its_component_file() {
+        assert_eq!(file_for_pattern("/").unwrap(), "pages/index.wasm");
+        assert_eq!(
+            file_for_pattern("/api/users/[id]").unwrap(),
+            "pages/api/users/[id].wasm"
+        );
+        for bad in ["api", "/api/../x", "/api//x", "/api/./x", "/a\\b"] {
+            assert!(file_for_pattern(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! Deploys to a running host, end to end: the `routelet deploy` command against a real host's
+//! admin API, under load, with bad bundles, one route at a time, across restarts.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use support::{Server, app_with, build_app, client, fresh_data_dir, run_routelet, scratch_dir};
+
+const VERSION_ROUTE: &str = r#"
+use routelet_sdk::{Request, Response};
+
+/// The version from routelet.toml, repeated so that a response mixing two versions shows.
+pub fn handler(_req: Request) -> Response {
+    let version = std::env::var("VERSION").unwrap_or_default();
+    Response::text(version.repeat(8 * 1024)).header("x-version", version)
+}
+"#;
+
+const PING_ROUTE: &str = r#"
+use routelet_sdk::{Request, Response};
+
+pub fn handler(_req: Request) -> Response {
+    Response::text("pong")
+}
+"#;
+
+const ABOUT_PAGE: &str = r#"
+pub fn render() -> String {
+    "<h1>About</h1>".to_owned()
+}
+"#;
+
+/// The app's dist, built once for this test binary.
+fn built() -> &'static Path {
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let app = app_with(
+            "deploy-app",
+            &[
+                ("pages/api/version.rs", VERSION_ROUTE),
+                ("pages/api/ping.rs", PING_ROUTE),
+                ("pages/about.rs", ABOUT_PAGE),
+            ],
+        );
+        let dist = app.join("dist");
+        let (ok, stdout, stderr) = build_app(&app, &dist);
+        assert!(ok, "{stdout}\n{stderr}");
+        dist
+    })
+}
+
+/// A copy of the built dist whose `/api/version` answers `version`.
+fn version_dist(version: &str) -> PathBuf {
+    let dist = scratch_dir(&format!("deploy-{version}-{}", unique())).join("dist");
+    copy_tree(built(), &dist);
+    std::fs::write(
+        dist.join("routelet.toml"),
+        format!("[routes.\"/api/version\".env]\nVERSION = \"{version}\"\n"),
+    )
+    .unwrap();
+    dist
+}
+
+fn unique() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A host serving `dist` with the admin API on a free port, its data in `data`.
+fn start_admin(dist: Option<&Path>, data: &Path) -> Server {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(dist) = dist {
+        args.push(dist.to_str().unwrap());
+    }
+    args.extend([
+        "--admin",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    Server::try_start_args(&args).unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// Runs an admin command (`deploy`, `rollback`...) against `server` with its generated token.
+fn admin(server: &Server, data: &Path, args: &[&str]) -> Output {
+    let url = server.admin_url();
+    let token = data.join("admin-token");
+    let mut all = args.to_vec();
+    all.extend(["--to", &url, "--token-file", token.to_str().unwrap()]);
+    run_routelet(&all)
+}
+
+fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn refused(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The version `/api/version` answers now, checked to be whole.
+async fn version_now(server: &Server) -> String {
+    let response = client()
+        .get(server.url("/api/version"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let version = response.headers()["x-version"].to_str().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    assert_eq!(body, version.repeat(8 * 1024));
+    version
+}
+
+fn token_of(data: &Path) -> String {
+    std::fs::read_to_string(data.join("admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+async fn deployment_count(server: &Server, data: &Path) -> usize {
+    let list: Vec<serde_json::Value> = client()
+        .get(format!("{}/deployments", server.admin_url()))
+        .bearer_auth(token_of(data))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_deploys_and_a_rollback_under_load_fail_no_request() {
+    let data = fresh_data_dir();
+    let versions: Vec<PathBuf> = (1..=6).map(|n| version_dist(&format!("v{n}"))).collect();
+    let server = start_admin(Some(&versions[0]), &data);
+    assert_eq!(version_now(&server).await, "v1");
+
+    let stop_at = Instant::now() + Duration::from_secs(22);
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let url = server.url("/api/version");
+        clients.push(tokio::spawn(async move {
+            let http = client();
+            let (mut ok, mut failures, mut seen) = (0usize, Vec::new(), Vec::<String>::new());
+            while Instant::now() < stop_at {
+                let outcome = async {
+                    let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                    let status = response.status();
+                    let version = response
+                        .headers()
+                        .get("x-version")
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default();
+                    let body = response.text().await.map_err(|e| e.to_string())?;
+                    if status != StatusCode::OK || body != version.repeat(8 * 1024) {
+                        return Err(format!(
+                            "{status} {version}: a body of {} bytes that is not whole",
+                            body.len()
+                        ));
+                    }
+                    Ok(version)
+                }
+                .await;
+                match outcome {
+                    Ok(version) => {
+                        ok += 1;
+                        if !seen.contains(&version) {
+                            seen.push(version);
+                        }
+                    }
+                    Err(failure) => failures.push(failure),
+                }
+            }
+            (ok, failures, seen)
+        }));
+    }
+
+    let data_dir = data.clone();
+    let deploys = tokio::task::spawn_blocking(move || {
+        let mut ids = Vec::new();
+        for dist in &versions[1..] {
+            std::thread::sleep(Duration::from_secs(2));
+            let stdout = succeeded(&admin(
+                &server,
+                &data_dir,
+                &["deploy", dist.to_str().unwrap()],
+            ));
+            assert!(stdout.contains("/api/version"), "{stdout}");
+            ids.push(stdout.split_whitespace().nth(1).unwrap().to_owned());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let stdout = succeeded(&admin(&server, &data_dir, &["rollback"]));
+        assert!(
+            stdout.starts_with(&format!("rolled back to {}", ids[3])),
+            "{stdout}"
+        );
+        (server, ids)
+    });
+    let (server, ids) = deploys.await.unwrap();
+    assert_eq!(ids.len(), 5);
+
+    let mut total = 0;
+    let mut versions_seen = Vec::new();
+    for client in clients {
+        let (ok, failures, seen) = client.await.unwrap();
+        assert!(failures.is_empty(), "failed requests: {failures:?}");
+        total += ok;
+        versions_seen.extend(seen);
+    }
+    versions_seen.sort();
+    versions_seen.dedup();
+    assert!(total > 200, "only {total} requests in 22 s");
+    assert_eq!(versions_seen, ["v1", "v2", "v3", "v4", "v5", "v6"]);
+    assert_eq!(version_now(&server).await, "v5", "the rollback went to v5");
+    let listed =
+        String::from_utf8_lossy(&admin(&server, &data, &["deployments"]).stdout).into_owned();
+    assert!(
+        listed.contains(&format!("* {}", ids[3])),
+        "v5 is marked active:\n{listed}"
+    );
+}
+
+/// Posts raw bundle bytes to the admin API.
+async fn post_bundle(server: &Server, data: &Path, bundle: Vec<u8>) -> (StatusCode, String) {
+    let response = client()
+        .post(format!("{}/deployments", server.admin_url()))
+        .bearer_auth(token_of(data))
+        .body(bundle)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A gzip-compressed tar with one entry named `name`, which a tar library would refuse to write.
+fn hostile_bundle(name: &str) -> Vec<u8> {
+    let mut header = tar::Header::new_old();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_size(8);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append(&header, &b"\0asm\x0d\0\x01\0"[..]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bundles_are_refused_with_their_reason_and_the_old_version_serves() {
+    let data = fresh_data_dir();
+    let server = start_admin(Some(&version_dist("v1")), &data);
+    let deploy = |dist: &Path| refused(&admin(&server, &data, &["deploy", dist.to_str().unwrap()]));
+
+    // A component whose bytes no longer match the manifest.
+    let mismatch = version_dist("mismatch");
+    let wasm = mismatch.join("pages/api/ping.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&wasm, &bytes).unwrap();
+    let stderr = deploy(&mismatch);
+    assert!(
+        stderr.contains("422")
+            && stderr.contains("pages/api/ping.wasm")
+            && stderr.contains("manifest.json says"),
+        "{stderr}"
+    );
+
+    // A corrupt component, without a manifest to catch it first.
+    let corrupt = version_dist("corrupt");
+    std::fs::remove_file(corrupt.join("manifest.json")).unwrap();
+    std::fs::write(
+        corrupt.join("pages/api/ping.wasm"),
+        b"\0asm\x0d\0\x01\0garbage",
+    )
+    .unwrap();
+    let stderr = deploy(&corrupt);
+    assert!(
+        stderr.contains("pages/api/ping.wasm") && stderr.contains("compiling"),
+        "{stderr}"
+    );
+
+    // An invalid layout: two slug names at one level.
+    let layout = version_dist("layout");
+    std::fs::remove_file(layout.join("manifest.json")).unwrap();
+    for name in ["[a]", "[b]"] {
+        std::fs::copy(
+            layout.join("pages/api/ping.wasm"),
+            layout.join(format!("pages/api/{name}.wasm")),
+        )
+        .unwrap();
+    }
+    let stderr = deploy(&layout);
+    assert!(
+        stderr.contains("You cannot use different slug names for the same dynamic path"),
+        "{stderr}"
+    );
+
+    // A page where an API route must be: the wrong world.
+    let world = version_dist("world");
+    std::fs::remove_file(world.join("manifest.json")).unwrap();
+    std::fs::copy(
+        world.join("pages/about.wasm"),
+        world.join("pages/api/about.wasm"),
+    )
+    .unwrap();
+    let stderr = deploy(&world);
+    assert!(
+        stderr.contains("pages/api/about.wasm")
+            && stderr.contains("does not export wasi:http/incoming-handler"),
+        "{stderr}"
+    );
+
+    // Path traversal, an absolute path, and a bundle that is not one.
+    for (bundle, needle) in [
+        (
+            hostile_bundle("../x.wasm"),
+            "\"../x.wasm\": a path outside the dist folder",
+        ),
+        (hostile_bundle("/tmp/x.wasm"), "an absolute path"),
+        (
+            b"not a bundle".to_vec(),
+            "not a complete gzip-compressed tar",
+        ),
+    ] {
+        let (status, body) = post_bundle(&server, &data, bundle).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains(needle), "{body}");
+    }
+    assert!(!data.join("deployments/x.wasm").exists() && !data.join("x.wasm").exists());
+
+    // An upload cut off halfway: the connection closes before the declared length arrives.
+    let bundle = routelet::deploy::bundle::pack(&version_dist("cut")).unwrap();
+    let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&admin_addr).unwrap();
+    write!(
+        stream,
+        "POST /deployments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: {}\r\n\r\n",
+        token_of(&data),
+        bundle.len()
+    )
+    .unwrap();
+    stream.write_all(&bundle[..bundle.len() / 2]).unwrap();
+    drop(stream);
+    assert!(
+        server.wait_for_log("the upload was cut off"),
+        "{}",
+        server.log()
+    );
+
+    // Nothing changed: one deployment, still v1, no staging left behind.
+    assert_eq!(deployment_count(&server, &data).await, 1);
+    assert_eq!(version_now(&server).await, "v1");
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("deployments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".staging"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_route_at_a_time_then_undeploy_and_rollback() {
+    let data = fresh_data_dir();
+    let dist = version_dist("v1");
+    let server = start_admin(Some(&dist), &data);
+    let ping = dist.join("pages/api/ping.wasm");
+    let ping = ping.to_str().unwrap();
+    let get = |path: &str| {
+        let url = server.url(path);
+        async move { client().get(url).send().await.unwrap().status() }
+    };
+
+    let stdout = succeeded(&admin(
+        &server,
+        &data,
+        &["deploy", "--route", "/api/things/[id]", ping],
+    ));
+    assert!(
+        stdout.contains("/api/things/[id]  pages/api/things/[id].wasm"),
+        "{stdout}"
+    );
+    assert_eq!(get("/api/things/7").await, StatusCode::OK);
+
+    // The layout is checked for one route too, with Next.js's words.
+    let stderr = refused(&admin(
+        &server,
+        &data,
+        &["deploy", "--route", "/api/things/[name]/x", ping],
+    ));
+    assert!(
+        stderr.contains("You cannot use different slug names for the same dynamic path"),
+        "{stderr}"
+    );
+
+    succeeded(&admin(
+        &server,
+        &data,
+        &["undeploy", "--route", "/api/things/[id]"],
+    ));
+    assert_eq!(get("/api/things/7").await, StatusCode::NOT_FOUND);
+    let stderr = refused(&admin(
+        &server,
+        &data,
+        &["undeploy", "--route", "/api/nope"],
+    ));
+    assert!(
+        stderr.contains("404") && stderr.contains("no route /api/nope"),
+        "{stderr}"
+    );
+
+    succeeded(&admin(&server, &data, &["rollback"]));
+    assert_eq!(get("/api/things/7").await, StatusCode::OK);
+    let listed = succeeded(&admin(&server, &data, &["deployments"]));
+    assert_eq!(
+        listed.lines().count(),
+        4,
+        "a header and three deployments:\n{listed}"
+    );
+    assert!(listed.contains("undeploy /api/things/[id]"), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_serves_the_last_active_deployment_and_compiles_nothing() {
+    let data = fresh_data_dir();
+    let v1 = version_dist("v1");
+    let mut server = start_admin(Some(&v1), &data);
+    succeeded(&admin(
+        &server,
+        &data,
+        &["deploy", version_dist("v2").to_str().unwrap()],
+    ));
+    assert_eq!(version_now(&server).await, "v2");
+    server.terminate();
+
+    // Started again with the same DIST: it is not new, so the last active deployment serves.
+    for dist in [None, Some(v1.as_path())] {
+        let mut server = start_admin(dist, &data);
+        assert_eq!(version_now(&server).await, "v2");
+        let printed = server.printed();
+        let ready = printed
+            .split("ready in ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap()
+            .to_owned();
+        assert!(
+            ready.ends_with("ms") && !ready.ends_with("µs") && ready.len() <= 5,
+            "ready in {ready}: well under a second is expected\n{printed}"
+        );
+        let metrics = client()
+            .get(format!("{}/metrics", server.admin_url()))
+            .bearer_auth(token_of(&data))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("routelet_compile_cache_misses_total 0\n"),
+            "{metrics}"
+        );
+        assert!(
+            !metrics.contains("routelet_compile_cache_hits_total 0\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("routelet_active_deployment{id="),
+            "{metrics}"
+        );
+        server.terminate();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_needs_its_token_and_is_not_on_the_public_listener() {
+    let data = fresh_data_dir();
+    let server = start_admin(Some(&version_dist("v1")), &data);
+    let admin = server.admin_url();
+    let http = client();
+    for path in ["/deployments", "/metrics", "/healthz", "/readyz"] {
+        let url = format!("{admin}{path}");
+        let none = http.get(&url).send().await.unwrap();
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(none.headers()["www-authenticate"], "Bearer");
+        let wrong = http
+            .get(&url)
+            .bearer_auth("0123456789abcdef0123456789abcdef")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let right = http
+            .get(&url)
+            .bearer_auth(token_of(&data))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(right.status(), StatusCode::OK, "{path}");
+        let public = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(
+            public.status(),
+            StatusCode::NOT_FOUND,
+            "{path} on the public listener"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("admin-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Requests are counted by route and status class, and carry a request id: the client's
+    // when it is sane, else one the host makes.
+    let sane = http
+        .get(server.url("/api/ping"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sane.headers()["x-request-id"], "trace-42");
+    let insane = http
+        .get(server.url("/api/ping"))
+        .header("x-request-id", "has spaces and \"quotes\"")
+        .send()
+        .await
+        .unwrap();
+    let made = insane.headers()["x-request-id"].to_str().unwrap();
+    assert!(!made.contains(' ') && !made.is_empty(), "{made}");
+    let metrics = http
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(token_of(&data))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"routelet_requests_total{route="/api/ping",status="2xx"} 2"#,
+        r#"routelet_requests_total{route="not-found",status="4xx"}"#,
+        r#"routelet_request_duration_seconds_bucket{le="+Inf",route="/api/ping"} 2"#,
+        r#"routelet_instantiations_total{route="/api/ping"} 2"#,
+        "routelet_in_flight_requests 0",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    }
+}
