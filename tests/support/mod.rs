@@ -138,14 +138,22 @@ impl Server {
     }
 
     /// Starts `routelet serve --listen 127.0.0.1:0 ARGS` and waits for its URL.
+    pub fn try_start_args(args: &[&str]) -> Result<Server, String> {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::try_start_command(&all)
+    }
+
+    /// Runs `routelet ARGS` (a command that serves, such as `serve` or `dev`) and waits for the
+    /// URL it prints.
     #[expect(
         clippy::zombie_processes,
         reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
     )]
-    pub fn try_start_args(args: &[&str]) -> Result<Server, String> {
+    pub fn try_start_command(args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
-            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .env("ROUTELET_TARGET_DIR", wasm_target_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

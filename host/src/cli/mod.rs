@@ -3,6 +3,7 @@
 mod admin_client;
 mod build;
 mod deploy;
+mod dev;
 mod routes;
 mod serve;
 
@@ -39,6 +40,7 @@ enum Command {
     Build(build::BuildArgs),
     Serve(serve::ServeArgs),
     Routes(routes::RoutesArgs),
+    Dev(dev::DevArgs),
     Deploy(deploy::DeployArgs),
     Undeploy(deploy::UndeployArgs),
     Deployments(deploy::DeploymentsArgs),
@@ -52,6 +54,7 @@ impl Cli {
             Command::Build(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Routes(args) => args.run(),
+            Command::Dev(args) => args.run(),
             Command::Deploy(args) => args.run(),
             Command::Undeploy(args) => args.run(),
             Command::Deployments(args) => args.run(),

@@ -85,7 +85,8 @@ impl Stop {
         Self(receiver)
     }
 
-    async fn wait(&mut self) {
+    /// Returns once the stop fired.
+    pub async fn wait(&mut self) {
         // An error means the sender is gone without firing: then never stop from here.
         if self.0.wait_for(|stopped| *stopped).await.is_err() {
             std::future::pending::<()>().await;
