@@ -593,3 +593,38 @@ async fn the_admin_api_needs_its_token_and_is_not_on_the_public_listener() {
         assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let data = fresh_data_dir();
+    let dist = version_dist("v1");
+    let server = Server::try_start_with(
+        &dist,
+        &["--log-format", "json", "--data-dir", data.to_str().unwrap()],
+    )
+    .unwrap_or_else(|message| panic!("{message}"));
+    let response = client()
+        .get(server.url("/api/ping"))
+        .header("x-request-id", "trace-json-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(server.wait_for_log("trace-json-1"), "{}", server.log());
+    let log = server.log();
+    let mut found = false;
+    for line in log.lines() {
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        let fields = &event["fields"];
+        if fields["request_id"] == "trace-json-1" {
+            assert_eq!(fields["route"], "/api/ping", "{line}");
+            assert!(
+                fields["message"].as_str().unwrap().starts_with("GET /api/ping 200"),
+                "{line}"
+            );
+            found = true;
+        }
+    }
+    assert!(found, "{log}");
+}
