@@ -620,7 +620,10 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         if fields["request_id"] == "trace-json-1" {
             assert_eq!(fields["route"], "/api/ping", "{line}");
             assert!(
-                fields["message"].as_str().unwrap().starts_with("GET /api/ping 200"),
+                fields["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("GET /api/ping 200"),
                 "{line}"
             );
             found = true;

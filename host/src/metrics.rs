@@ -184,6 +184,56 @@ impl Metrics {
     }
 }
 
+/// One route's counters, looked up once per deployment so a request only adds to them.
+pub struct RouteMetrics {
+    route: String,
+    /// By status class: 1xx, 2xx, 3xx, 4xx, 5xx; made on first use, so unused classes stay out
+    /// of the exposition.
+    requests: [std::sync::OnceLock<Counter>; 5],
+    latency: Histogram,
+    /// Instances made for this route.
+    pub instantiations: Counter,
+}
+
+impl RouteMetrics {
+    /// The counters labelled with `route` (a pattern, or what answered instead of a route).
+    pub fn new(route: &str) -> Self {
+        let metrics = get();
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        Self {
+            route: route.to_owned(),
+            requests: Default::default(),
+            latency: metrics.latency.get_or_create(&labels).clone(),
+            instantiations: metrics.instantiations.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn answered(&self, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        self.requests[class]
+            .get_or_init(|| {
+                get()
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        route: self.route.clone(),
+                        status: status_class(status),
+                    })
+                    .clone()
+            })
+            .inc();
+        self.latency.observe(seconds);
+    }
+}
+
 /// `2xx`, `4xx`...: the status class label.
 pub fn status_class(status: u16) -> &'static str {
     match status {

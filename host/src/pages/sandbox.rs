@@ -157,6 +157,8 @@ pub struct PageComponent {
     runtime: Arc<Runtime>,
     data_dir: Option<PathBuf>,
     grants: Grants,
+    /// Its request and instance counters.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 impl PageComponent {
@@ -178,6 +180,7 @@ impl PageComponent {
             runtime: runtime.clone(),
             data_dir,
             grants,
+            metrics: crate::metrics::RouteMetrics::new(pattern),
         })
     }
 
@@ -292,12 +295,7 @@ impl PageComponent {
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
         let timeout = self.runtime.limits.timeout;
-        crate::metrics::get()
-            .instantiations
-            .get_or_create(&crate::metrics::RouteLabels {
-                route: self.pattern.to_string(),
-            })
-            .inc();
+        self.metrics.instantiations.inc();
         let run = async {
             let page = self.pre.instantiate_async(&mut store).await?;
             body(&page, &mut store).await

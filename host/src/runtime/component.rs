@@ -28,6 +28,8 @@ pub struct LoadedRoute {
     pub env: Vec<(String, String)>,
     /// The stores and databases it may open besides `default`.
     pub grants: Grants,
+    /// Its request and instance counters.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -97,6 +99,7 @@ impl LoadedRoute {
             pre,
             env,
             grants,
+            metrics: crate::metrics::RouteMetrics::new(pattern),
         })
     }
 }

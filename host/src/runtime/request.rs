@@ -174,13 +174,9 @@ pub async fn run(
     let pre = route.pre.clone();
     let timeout = runtime.limits.timeout;
     let pattern = route.pattern.clone();
+    let instantiations = route.metrics.instantiations.clone();
     let task = tokio::spawn(async move {
-        crate::metrics::get()
-            .instantiations
-            .get_or_create(&crate::metrics::RouteLabels {
-                route: pattern.to_string(),
-            })
-            .inc();
+        instantiations.inc();
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
                 if e.is::<wasmtime::PoolConcurrencyLimitError>() {

@@ -17,7 +17,7 @@ use crate::capabilities::grants::Grants;
 use crate::capabilities::preview::{PreviewAction, PreviewHost, Revalidate};
 use crate::config::AppConfig;
 use crate::dist::{Dist, PREVIEW_SECRET_FILE, RouteFile};
-use crate::metrics::{self, RequestLabels, RouteLabels, status_class};
+use crate::metrics::{self, RouteMetrics};
 use crate::pages::{
     self,
     preview_cookies::{PreviewKeys, enter_cookies, exit_cookies},
@@ -31,7 +31,7 @@ use crate::runtime::request;
 /// What a path resolves to.
 pub enum Target {
     /// An API route or any other `wasi:http` component.
-    Handler(LoadedRoute),
+    Handler(Box<LoadedRoute>),
     /// A static page.
     Page(Arc<PageRoute>),
 }
@@ -175,13 +175,13 @@ impl App {
                     Grants::of(config.route(pattern)),
                 )?))
             } else {
-                Target::Handler(LoadedRoute::new(
+                Target::Handler(Box::new(LoadedRoute::new(
                     &runtime,
                     component,
                     pattern,
                     file,
                     config.route(pattern),
-                )?)
+                )?))
             };
             loaded.push((pattern.to_owned(), target));
         }
@@ -244,19 +244,9 @@ impl App {
         }
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                route: answered_by.to_string(),
-                status: status_class(status),
-            })
-            .inc();
-        metrics
-            .latency
-            .get_or_create(&RouteLabels {
-                route: answered_by.to_string(),
-            })
-            .observe(elapsed.as_secs_f64());
+        answered_by
+            .metrics()
+            .answered(status, elapsed.as_secs_f64());
         metrics.in_flight.dec();
         tracing::info!(
             %peer,
@@ -272,12 +262,12 @@ impl App {
         &self,
         request: hyper::Request<Incoming>,
         request_id: &Arc<str>,
-    ) -> (hyper::Response<Body>, AnsweredBy) {
+    ) -> (hyper::Response<Body>, AnsweredBy<'_>) {
         let path = match normalize(request.uri().path(), request.uri().query()) {
             Normalized::Redirect(location) => {
                 return (
                     responses::permanent_redirect(&location),
-                    AnsweredBy::Fixed("redirect"),
+                    AnsweredBy::Fixed(Fixed::Redirect),
                 );
             }
             Normalized::Clean(path) => path.to_owned(),
@@ -285,13 +275,13 @@ impl App {
         if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
             return (
                 self.page_data(rest, &request, request_id).await,
-                AnsweredBy::Fixed("page-data"),
+                AnsweredBy::Fixed(Fixed::PageData),
             );
         }
         if let Some(file) = self.public.get(&path) {
             return (
                 file.respond(request.method(), request.headers()).await,
-                AnsweredBy::Fixed("public"),
+                AnsweredBy::Fixed(Fixed::Public),
             );
         }
         match self.routes.lookup(&path) {
@@ -299,7 +289,7 @@ impl App {
                 Target::Handler(route) => (
                     self.run_handler(route, found.params, request, request_id)
                         .await,
-                    AnsweredBy::Route(route.pattern.clone()),
+                    AnsweredBy::Route(&route.pattern, &route.metrics),
                 ),
                 Target::Page(page) => (
                     page.respond(
@@ -311,12 +301,12 @@ impl App {
                         request_id,
                     )
                     .await,
-                    AnsweredBy::Route(page.component.pattern.clone()),
+                    AnsweredBy::Route(&page.component.pattern, &page.component.metrics),
                 ),
             },
             Lookup::BadEscape => (
                 responses::text(StatusCode::BAD_REQUEST, "Bad Request"),
-                AnsweredBy::Fixed("bad-request"),
+                AnsweredBy::Fixed(Fixed::BadRequest),
             ),
             Lookup::NotFound => match self
                 .public
@@ -324,9 +314,9 @@ impl App {
             {
                 Some(index) => (
                     index.respond(request.method(), request.headers()).await,
-                    AnsweredBy::Fixed("public"),
+                    AnsweredBy::Fixed(Fixed::Public),
                 ),
-                None => (responses::not_found(), AnsweredBy::Fixed("not-found")),
+                None => (responses::not_found(), AnsweredBy::Fixed(Fixed::NotFound)),
             },
         }
     }
@@ -461,16 +451,47 @@ fn preview_secret(dist: &Dist, config: &AppConfig) -> anyhow::Result<PreviewKeys
 }
 
 /// What answered a request, as the `route` label of metrics and log lines.
-enum AnsweredBy {
-    Route(Arc<str>),
-    Fixed(&'static str),
+enum AnsweredBy<'a> {
+    Route(&'a Arc<str>, &'a RouteMetrics),
+    Fixed(Fixed),
 }
 
-impl std::fmt::Display for AnsweredBy {
+/// Answers that come from no route.
+#[derive(Clone, Copy)]
+enum Fixed {
+    Redirect,
+    PageData,
+    Public,
+    BadRequest,
+    NotFound,
+}
+
+impl Fixed {
+    const NAMES: [&'static str; 5] = [
+        "redirect",
+        "page-data",
+        "public",
+        "bad-request",
+        "not-found",
+    ];
+}
+
+impl AnsweredBy<'_> {
+    fn metrics(&self) -> &RouteMetrics {
+        static FIXED: std::sync::LazyLock<[RouteMetrics; 5]> =
+            std::sync::LazyLock::new(|| Fixed::NAMES.map(RouteMetrics::new));
+        match self {
+            AnsweredBy::Route(_, metrics) => metrics,
+            AnsweredBy::Fixed(fixed) => &FIXED[*fixed as usize],
+        }
+    }
+}
+
+impl std::fmt::Display for AnsweredBy<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AnsweredBy::Route(pattern) => f.write_str(pattern),
-            AnsweredBy::Fixed(name) => f.write_str(name),
+            AnsweredBy::Route(pattern, _) => f.write_str(pattern),
+            AnsweredBy::Fixed(fixed) => f.write_str(Fixed::NAMES[*fixed as usize]),
         }
     }
 }
