@@ -4,31 +4,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::backends::{Postgres, Redis};
-use support::{Server, client, example_dist, scratch_dir};
+use support::{Server, client, copy_dir, example_dist, scratch_dir};
 
 /// Copies a dist and writes its `routelet.toml`, so one build serves on every backend.
 fn dist_with_config(name: &str, config: &str) -> PathBuf {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-    }
     let dist = scratch_dir(name).join("dist");
-    copy(&example_dist("blog-api"), &dist);
+    copy_dir(&example_dist("blog-api"), &dist);
     std::fs::write(dist.join("routelet.toml"), config).unwrap();
     dist
 }

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{Server, app_with, build_app, client, fresh_data_dir, run_routelet, scratch_dir};
+use support::{
+    Server, app_with, build_app, client, copy_dir, fresh_data_dir, run_routelet, scratch_dir,
+};
 
 const VERSION_ROUTE: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -59,7 +61,7 @@ fn built() -> &'static Path {
 /// A copy of the built dist whose `/api/version` answers `version`.
 fn version_dist(version: &str) -> PathBuf {
     let dist = scratch_dir(&format!("deploy-{version}-{}", unique())).join("dist");
-    copy_tree(built(), &dist);
+    copy_dir(built(), &dist);
     std::fs::write(
         dist.join("routelet.toml"),
         format!("[routes.\"/api/version\".env]\nVERSION = \"{version}\"\n"),
@@ -71,19 +73,6 @@ fn version_dist(version: &str) -> PathBuf {
 fn unique() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A host serving `dist` with the admin API on a free port, its data in `data`.

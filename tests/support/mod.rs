@@ -365,6 +365,20 @@ pub fn raw_request(addr: SocketAddr, request: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Copies a folder and everything below it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// An app in a scratch folder with the given files (`pages/api/x.rs`, `Cargo.toml`, ...).
 pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
     let app = scratch_dir(name);
