@@ -620,3 +620,36 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
     }
     assert!(found, "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_deployments_are_kept() {
+    let data = fresh_data_dir();
+    let server = Server::try_start_args(&[
+        version_dist("v1").to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--keep-deployments",
+        "2",
+    ])
+    .unwrap_or_else(|message| panic!("{message}"));
+    for version in ["v2", "v3"] {
+        let dist = version_dist(version);
+        succeeded(&admin(&server, &data, &["deploy", dist.to_str().unwrap()]));
+    }
+    assert_eq!(deployment_count(&server, &data).await, 2);
+    succeeded(&admin(&server, &data, &["rollback"]));
+    assert_eq!(version_now(&server).await, "v2");
+    let stderr = refused(&admin(&server, &data, &["rollback"]));
+    assert!(
+        stderr.contains("no deployment older than the active one"),
+        "{stderr}"
+    );
+    let stderr = refused(&admin(&server, &data, &["rollback", "nope"]));
+    assert!(
+        stderr.contains("404") && stderr.contains("no deployment \"nope\""),
+        "{stderr}"
+    );
+    assert_eq!(version_now(&server).await, "v2");
+}
