@@ -3,13 +3,18 @@
 //! ```text
 //! DATA/compile-cache/
 //!   key                               32 random bytes, mode 0600, made on first use
-//!   <component sha256>-<engine>.cwasm HMAC-SHA256 tag (32 bytes), then wasmtime's artifact
+//!   <component sha256>-<engine>.cwasm wasmtime's artifact, then its HMAC-SHA256 tag (32 bytes)
 //! ```
 //!
 //! Loading a compiled artifact runs its machine code, so only artifacts this host wrote itself
 //! are ever loaded: each carries an HMAC under the data folder's private key, checked before
-//! `Component::deserialize`. A missing, foreign, truncated or tampered artifact is compiled
-//! again from the component and overwritten; it is never loaded.
+//! it is loaded. A missing, foreign, truncated or tampered artifact is compiled again from the
+//! component and overwritten; it is never loaded.
+//!
+//! A verified artifact is mapped from its file (`Component::deserialize_file`), not copied into
+//! anonymous memory: its code pages stay clean, shared with the page cache, and resident only
+//! once they run, which is what lets one host carry a thousand distinct routes. The artifact
+//! starts at offset 0 so that the mapping is page-aligned; the tag comes last.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -114,48 +119,66 @@ impl CompileCache {
         let path = self.artifact_path(sha256);
         let name = file_name(&path);
         let mut outcome = Outcome::Compiled;
-        match std::fs::read(&path) {
-            Ok(stored) => match self.verified(&name, &stored) {
-                Some(artifact) => {
-                    // SAFETY: `artifact` is exactly what `Component::serialize` returned in this
-                    // host for this engine configuration: its HMAC was made with the data
-                    // folder's private key over these bytes and this file name, and was checked
-                    // above on an in-memory copy that cannot change after the check.
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(component) => {
-                            self.stats.reused.fetch_add(1, Ordering::Relaxed);
-                            return Ok((component, Outcome::Reused));
-                        }
-                        Err(error) => {
-                            tracing::warn!(
-                                "compile cache: {} does not load ({error}); compiling again",
-                                path.display()
-                            );
-                            outcome = Outcome::Rejected;
-                        }
+        match self.verify_file(&path, &name) {
+            Ok(true) => {
+                // SAFETY: the file holds exactly what `Component::serialize` returned in this
+                // host for this engine configuration: its tag was made with the data folder's
+                // private key over these bytes and this file name, and was checked just above.
+                // The file is read once to check and opened again to map; whoever could swap
+                // it in between can also read the key beside it and sign anything, so the
+                // check guards what it can (artifacts of another host or data folder, or
+                // changed at rest) and the order adds nothing an attacker lacks. The host
+                // itself never changes a cache file in place (it writes a temporary file and
+                // renames it), so a mapped artifact is never modified while it is in use.
+                match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(component) => {
+                        release_pages(&component);
+                        self.stats.reused.fetch_add(1, Ordering::Relaxed);
+                        return Ok((component, Outcome::Reused));
+                    }
+                    Err(error) => {
+                        tracing::warn!(
+                            "compile cache: {} does not load ({error}); compiling again",
+                            path.display()
+                        );
+                        outcome = Outcome::Rejected;
                     }
                 }
-                None => {
-                    tracing::warn!(
-                        "compile cache: {} was not written by this host or was changed; \
-                         ignoring it and compiling again",
-                        path.display()
-                    );
-                    outcome = Outcome::Rejected;
-                }
-            },
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    "compile cache: {} was not written by this host or was changed; \
+                     ignoring it and compiling again",
+                    path.display()
+                );
+                outcome = Outcome::Rejected;
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => {
                 tracing::warn!("compile cache: cannot read {}: {error}", path.display());
             }
         }
-        let component = Component::new(engine, wasm).map_err(anyhow::Error::from)?;
+        let mut component = Component::new(engine, wasm).map_err(anyhow::Error::from)?;
         match component.serialize() {
-            Ok(artifact) => {
-                if let Err(error) = self.store(&path, &name, &artifact) {
-                    tracing::warn!("compile cache: cannot write {}: {error:#}", path.display());
+            Ok(artifact) => match self.store(&path, &name, &artifact) {
+                // Served from the file just written, like a reused one, rather than from the
+                // compiler's anonymous memory.
+                // SAFETY: the host wrote this file a moment ago from `serialize`'s output, with
+                // a temporary file and a rename, and never changes it in place.
+                Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(mapped) => {
+                        release_pages(&mapped);
+                        component = mapped;
+                    }
+                    Err(error) => tracing::warn!(
+                        "compile cache: {} does not load ({error}); serving the compiled copy",
+                        path.display()
+                    ),
+                },
+                Err(error) => {
+                    tracing::warn!("compile cache: cannot write {}: {error:#}", path.display())
                 }
-            }
+            },
             Err(error) => tracing::warn!("compile cache: cannot serialize a component: {error}"),
         }
         match outcome {
@@ -180,33 +203,52 @@ impl CompileCache {
         self.dir.join(format!("{sha256}-{}.cwasm", self.engine_id))
     }
 
-    /// The artifact inside `stored` when its tag is ours for this file name.
-    fn verified<'a>(&self, name: &str, stored: &'a [u8]) -> Option<&'a [u8]> {
-        if stored.len() < TAG_LEN {
-            return None;
+    /// Whether the file's trailing tag is ours for its bytes and this file name; read in
+    /// small pieces, so that checking a thousand artifacts never holds one in memory.
+    fn verify_file(&self, path: &Path, name: &str) -> std::io::Result<bool> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let Some(artifact_len) = len.checked_sub(TAG_LEN as u64) else {
+            return Ok(false);
+        };
+        let mut mac = self.mac_start(name);
+        let mut left = artifact_len;
+        let mut buffer = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = buffer.len().min(left as usize);
+            file.read_exact(&mut buffer[..want])?;
+            mac.update(&buffer[..want]);
+            left -= want as u64;
         }
-        let (tag, artifact) = stored.split_at(TAG_LEN);
-        self.mac(name, artifact).verify_slice(tag).ok()?;
-        Some(artifact)
+        let mut tag = [0u8; TAG_LEN];
+        file.read_exact(&mut tag)?;
+        Ok(mac.verify_slice(&tag).is_ok())
     }
 
     /// The HMAC over the file name (binding the artifact to its component and engine) and bytes.
     fn mac(&self, name: &str, artifact: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(&(name.len() as u64).to_le_bytes());
-        mac.update(name.as_bytes());
+        let mut mac = self.mac_start(name);
         mac.update(artifact);
         mac
     }
 
-    /// Writes tag + artifact to a temporary file, then renames it into place.
+    /// An HMAC that has taken the file name; the artifact's bytes come next.
+    fn mac_start(&self, name: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(&(name.len() as u64).to_le_bytes());
+        mac.update(name.as_bytes());
+        mac
+    }
+
+    /// Writes artifact + tag to a temporary file, then renames it into place.
     fn store(&self, path: &Path, name: &str, artifact: &[u8]) -> anyhow::Result<()> {
         let tag = self.mac(name, artifact).finalize().into_bytes();
         let temp = temp_path(path);
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&temp)?;
-            file.write_all(&tag)?;
             file.write_all(artifact)?;
+            file.write_all(&tag)?;
             file.sync_all()?;
             std::fs::rename(&temp, path)
         };
@@ -257,6 +299,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Lets the kernel drop a mapped artifact's pages until they are used.
+///
+/// Loading touches the artifact's headers and metadata, and the kernel maps the pages around
+/// each touch too, so all of a freshly written or freshly read artifact ends up resident. A
+/// thousand routes that are rarely called should not keep their code in memory; a route's
+/// pages come back on its first request.
+fn release_pages(component: &Component) {
+    #[cfg(target_os = "linux")]
+    {
+        let range = component.image_range();
+        let len = (range.end as usize).saturating_sub(range.start as usize);
+        // SAFETY: MADV_PAGEOUT never changes what the memory holds: clean pages of the file
+        // mapping are read again from the file (which the host never changes in place) on the
+        // next touch, and private copies, if any, are kept or swapped, never discarded. A
+        // kernel without MADV_PAGEOUT returns EINVAL, and the pages simply stay.
+        unsafe {
+            libc::madvise(range.start as *mut libc::c_void, len, libc::MADV_PAGEOUT);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = component;
 }
 
 /// A sibling name unique to this process and moment, for write-then-rename.
