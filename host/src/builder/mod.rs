@@ -2,7 +2,7 @@
 
 mod cargo;
 mod output;
-mod route_file;
+pub mod route_file;
 mod toolchain;
 mod workspace;
 

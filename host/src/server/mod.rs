@@ -10,13 +10,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use handler::{App, Checked};
 pub use live::Live;
+
+/// Request headers larger than this get 431, like Node's (16 KiB) but roomier for cookies.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// A client must finish sending its request headers within this, or the connection closes.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight requests get to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,7 +34,16 @@ where
     H: Fn(hyper::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<responses::Body>> + Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // The header buffer may not grow past this: hyper answers 431.
+        .max_buf_size(MAX_HEADER_BYTES)
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -52,7 +67,7 @@ where
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
-                        tracing::debug!(%peer, "connection ended with an error: {error}");
+                        client_limit(peer, error.as_ref());
                     }
                 });
             }
@@ -67,6 +82,20 @@ where
         }
     }
     Ok(())
+}
+
+/// Logs and counts a connection that ended on a client limit; other endings are debug noise.
+fn client_limit(peer: SocketAddr, error: &(dyn std::error::Error + 'static)) {
+    let limit = match error.downcast_ref::<hyper::Error>() {
+        Some(error) if error.is_parse_too_large() => "header-size",
+        Some(error) if error.is_timeout() => "header-timeout",
+        _ => {
+            tracing::debug!(%peer, "connection ended with an error: {error}");
+            return;
+        }
+    };
+    crate::metrics::get().limit_hit("-", limit);
+    tracing::warn!(%peer, limit, "client limit hit, connection closed: {error}");
 }
 
 /// Fires once when the process is asked to stop; every listener holds a clone.
