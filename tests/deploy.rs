@@ -233,6 +233,7 @@ async fn five_deploys_and_a_rollback_under_load_fail_no_request() {
     }
     versions_seen.sort();
     versions_seen.dedup();
+    eprintln!("{total} requests in 22 s across five deploys and a rollback, none failed");
     assert!(total > 200, "only {total} requests in 22 s");
     assert_eq!(versions_seen, ["v1", "v2", "v3", "v4", "v5", "v6"]);
     assert_eq!(version_now(&server).await, "v5", "the rollback went to v5");
