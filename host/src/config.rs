@@ -37,6 +37,9 @@ pub struct AppConfig {
     /// `[sql.databases.NAME]`: where named SQL databases live.
     #[serde(default)]
     pub sql: crate::capabilities::sql::config::SqlConfig,
+    /// `[limits]`: memory, time and size limits of every route and page.
+    #[serde(default)]
+    pub limits: crate::runtime::route_limits::LimitsConfig,
 }
 
 /// `[preview]`.
@@ -60,6 +63,9 @@ pub struct RouteConfig {
     /// SQL databases this route may open besides `default`.
     #[serde(default)]
     pub sql_databases: Vec<String>,
+    /// This route's own limits, over `[limits]`.
+    #[serde(default)]
+    pub limits: Option<crate::runtime::route_limits::LimitsConfig>,
 }
 
 /// A configuration value: written in the file, or read from the host's environment at start.

@@ -12,6 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::compile_cache::{CompileCache, Outcome};
 use super::engine::Runtime;
 use super::request::RequestState;
+use super::route_limits::RouteLimits;
 use crate::capabilities::grants::Grants;
 use crate::config::RouteConfig;
 use crate::dist::{RouteFile, sha256_hex};
@@ -30,6 +31,8 @@ pub struct LoadedRoute {
     pub grants: Grants,
     /// Its request and instance counters.
     pub metrics: crate::metrics::RouteMetrics,
+    /// The memory, time, concurrency and size limits it runs under.
+    pub limits: RouteLimits,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -85,6 +88,7 @@ impl LoadedRoute {
         pattern: &str,
         file: &RouteFile,
         config: Option<&RouteConfig>,
+        limits: RouteLimits,
     ) -> anyhow::Result<Self> {
         let env = match config {
             Some(config) => config.resolved_env(pattern)?,
@@ -100,6 +104,7 @@ impl LoadedRoute {
             env,
             grants,
             metrics: crate::metrics::RouteMetrics::new(pattern),
+            limits,
         })
     }
 }

@@ -13,6 +13,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::body_limits::{CappedBody, count_response};
 use super::component::LoadedRoute;
 use super::engine::Runtime;
 use super::guest_log::{GuestOutput, Stream};
@@ -65,9 +66,12 @@ pub enum GuestFailure {
     /// The request could not be handed to the guest (HTTP 400).
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// Every instance slot is in use (HTTP 503).
+    /// Every instance slot is in use, or the route's own cap is reached (HTTP 503).
     #[error("no instance slot free: {0}")]
     Busy(String),
+    /// The request body is larger than the route's `body` limit (HTTP 413).
+    #[error("request body larger than the limit of {0} bytes")]
+    BodyTooLarge(u64),
     /// The guest ran past the time limit (HTTP 504).
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
@@ -87,6 +91,7 @@ impl GuestFailure {
     pub fn limit(&self) -> Option<&'static str> {
         match self {
             GuestFailure::Busy(_) => Some("instances"),
+            GuestFailure::BodyTooLarge(_) => Some("body-size"),
             GuestFailure::Timeout(_) => Some("timeout"),
             GuestFailure::Trap {
                 memory_limit: true, ..
@@ -101,6 +106,7 @@ impl GuestFailure {
         match self {
             GuestFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
             GuestFailure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GuestFailure::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GuestFailure::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,6 +125,35 @@ pub async fn run(
     request: hyper::Request<Incoming>,
     preview: PreviewHost,
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
+    let limits = &route.limits;
+    let id = request_id.clone();
+    let refuse = move |failure: GuestFailure| {
+        let limit = failure.limit().unwrap_or("-");
+        crate::metrics::get().limit_hit(&route.pattern, limit);
+        tracing::warn!(request_id = %id, route = %route.pattern, limit, "refused: {failure}");
+        failure
+    };
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limits.body_bytes) {
+        return Err(refuse(GuestFailure::BodyTooLarge(limits.body_bytes)));
+    }
+    let permit = match &limits.concurrency {
+        Some(slots) => Some(slots.clone().try_acquire_owned().map_err(|_| {
+            refuse(GuestFailure::Busy(format!(
+                "{} is running as many instances as its max_concurrent limit allows",
+                route.pattern
+            )))
+        })?),
+        None => None,
+    };
+    let (parts, body) = request.into_parts();
+    let body = CappedBody::new(body, limits.body_bytes);
+    let body_hit = body.hit.clone();
+    let request = hyper::Request::from_parts(parts, body);
     let memory_hit = Arc::new(AtomicBool::new(false));
     let wasi = WasiCtx::builder()
         .envs(&route.env)
@@ -140,7 +175,7 @@ pub async fn run(
         outbound: DenyAll {
             route: route.pattern.clone(),
         },
-        limiter: MemoryLimiter::new(runtime.limits.memory_bytes, memory_hit.clone()),
+        limiter: MemoryLimiter::new(limits.memory_bytes, memory_hit.clone()),
         route: RouteContext::new(route.pattern.clone(), params),
         preview,
         key_value: KeyValue::new(
@@ -172,10 +207,12 @@ pub async fn run(
         .map_err(|e| GuestFailure::BadRequest(e.to_string()))?;
 
     let pre = route.pre.clone();
-    let timeout = runtime.limits.timeout;
+    let timeout = limits.timeout;
     let pattern = route.pattern.clone();
     let instantiations = route.metrics.instantiations.clone();
     let task = tokio::spawn(async move {
+        // The route's slot is held until the instance is gone, body streaming included.
+        let _permit = permit;
         instantiations.inc();
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
@@ -204,8 +241,15 @@ pub async fn run(
         outcome
     });
 
-    match receiver.await {
-        Ok(Ok(response)) => Ok(response),
+    let answer = receiver.await;
+    if body_hit.load(Ordering::Relaxed) {
+        // Whatever the guest made of its cut-off body, the client learns why.
+        return Err(refuse(GuestFailure::BodyTooLarge(limits.body_bytes)));
+    }
+    match answer {
+        Ok(Ok(response)) => Ok(response.map(|body| {
+            count_response(body, route.pattern.clone(), limits.response_warning_bytes)
+        })),
         Ok(Err(code)) => {
             tracing::error!(route = %route.pattern, "guest answered with error code {code:?}");
             Err(GuestFailure::ErrorCode(code))

@@ -27,6 +27,7 @@ use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::component::{self, LoadedRoute};
 use crate::runtime::engine::Runtime;
 use crate::runtime::request;
+use crate::runtime::route_limits::RouteLimits;
 
 /// What a path resolves to.
 pub enum Target {
@@ -71,6 +72,10 @@ pub struct Checked {
     components: Vec<wasmtime::component::Component>,
     /// For each route: whether it is a static page.
     kinds: Vec<bool>,
+    /// `[limits]`, for pages.
+    app_limits: RouteLimits,
+    /// For each route: its limits.
+    limits: Vec<RouteLimits>,
 }
 
 impl Checked {
@@ -124,9 +129,16 @@ impl App {
             cache.summary(),
             started.elapsed()
         );
+        let app_limits = RouteLimits::app(&config.limits, &runtime.limits)?;
         let mut kinds = Vec::with_capacity(components.len());
+        let mut limits = Vec::with_capacity(components.len());
         for ((route, file), component) in files.iter().zip(&components) {
             let pattern = route.pattern();
+            limits.push(app_limits.route(
+                pattern,
+                config.route(pattern).and_then(|r| r.limits.as_ref()),
+                &runtime.limits,
+            )?);
             let is_api = pattern == "/api" || pattern.starts_with("/api/");
             let is_page = !is_api && pages::is_page(&runtime.engine, component);
             if is_page {
@@ -143,6 +155,8 @@ impl App {
             public,
             components,
             kinds,
+            app_limits,
+            limits,
         })
     }
 
@@ -159,10 +173,18 @@ impl App {
             public,
             components,
             kinds,
+            app_limits,
+            limits,
         } = checked;
+        let mut runtime = runtime;
+        // Pages run under the app's limits; API routes under their own.
+        runtime.limits.memory_bytes = app_limits.memory_bytes;
+        runtime.limits.timeout = app_limits.timeout;
         let runtime = Arc::new(runtime);
         let mut loaded = Vec::with_capacity(files.len());
-        for (((route, file), component), is_page) in files.iter().zip(&components).zip(kinds) {
+        for ((((route, file), component), is_page), limits) in
+            files.iter().zip(&components).zip(kinds).zip(limits)
+        {
             let pattern = route.pattern();
             let target = if is_page {
                 Target::Page(Arc::new(pages::load(
@@ -181,6 +203,7 @@ impl App {
                     pattern,
                     file,
                     config.route(pattern),
+                    limits,
                 )?))
             };
             loaded.push((pattern.to_owned(), target));

@@ -1,0 +1,267 @@
+//! `[limits]` in `routelet.toml`, for the whole app and per route, resolved into the limits one
+//! route runs under.
+//!
+//! ```toml
+//! [limits]                      # every route and page; these are the defaults
+//! memory = "128MiB"             # linear memory per instance (500, logged as a memory limit)
+//! timeout = "30s"               # until the response starts (504)
+//! body = "100MB"                # request body, checked by the host (413)
+//! response_warning = "4MB"      # a larger response is logged, as Next.js warns
+//!
+//! [routes."/api/upload".limits] # the same keys for one API route, plus:
+//! max_concurrent = 4            # instances of this route at once (503 with Retry-After)
+//! ```
+//!
+//! Sizes take `B`, `KB`/`KiB` (1024), `MB`/`MiB`, `GB`/`GiB`, in any case; times `ms`, `s`, `m`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::limits::Limits;
+
+/// `[limits]` or `[routes."P".limits]` as written; unset keys fall back.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Linear memory per instance, e.g. `"64MiB"`.
+    pub memory: Option<String>,
+    /// Time until the response starts, e.g. `"10s"`.
+    pub timeout: Option<String>,
+    /// Request body size the host lets through, e.g. `"10MB"`.
+    pub body: Option<String>,
+    /// Response size past which a warning is logged, e.g. `"4MB"`.
+    pub response_warning: Option<String>,
+    /// Instances of one route at once.
+    pub max_concurrent: Option<u32>,
+}
+
+/// The limits one route runs under, resolved once per deployment.
+#[derive(Debug, Clone)]
+pub struct RouteLimits {
+    /// Linear memory per instance.
+    pub memory_bytes: usize,
+    /// Until the response starts.
+    pub timeout: Duration,
+    /// Request body bytes the guest may receive.
+    pub body_bytes: u64,
+    /// Response bytes past which a warning is logged.
+    pub response_warning_bytes: u64,
+    /// Held while an instance of the route runs, when the route is capped.
+    pub concurrency: Option<Arc<Semaphore>>,
+}
+
+/// The default request body cap: roomy, since routes can stream their bodies.
+const DEFAULT_BODY: u64 = 100 * 1024 * 1024;
+
+/// Next.js's API response size warning.
+const DEFAULT_RESPONSE_WARNING: u64 = 4 * 1024 * 1024;
+
+impl RouteLimits {
+    /// The app's limits (`[limits]`) over the host's defaults; `host` bounds memory, since the
+    /// instance pool's slots were sized when the host started.
+    pub fn app(config: &LimitsConfig, host: &Limits) -> anyhow::Result<Self> {
+        let defaults = RouteLimits {
+            memory_bytes: host.memory_bytes,
+            timeout: host.timeout,
+            body_bytes: DEFAULT_BODY,
+            response_warning_bytes: DEFAULT_RESPONSE_WARNING,
+            concurrency: None,
+        };
+        if config.max_concurrent.is_some() {
+            bail!(
+                "routelet.toml [limits]: max_concurrent is set per route, under \
+                 [routes.\"/api/...\".limits]"
+            );
+        }
+        defaults
+            .with(config, host)
+            .context("routelet.toml [limits]")
+    }
+
+    /// One route's limits: its own section over the app's.
+    pub fn route(
+        &self,
+        pattern: &str,
+        config: Option<&LimitsConfig>,
+        host: &Limits,
+    ) -> anyhow::Result<Self> {
+        match config {
+            Some(config) => self
+                .with(config, host)
+                .with_context(|| format!("routelet.toml [routes.\"{pattern}\".limits]")),
+            None => Ok(self.clone()),
+        }
+    }
+
+    fn with(&self, config: &LimitsConfig, host: &Limits) -> anyhow::Result<Self> {
+        let mut limits = self.clone();
+        if let Some(memory) = &config.memory {
+            let bytes = parse_size(memory).with_context(|| format!("memory = {memory:?}"))?;
+            if bytes > host.memory_bytes as u64 {
+                bail!(
+                    "memory = {memory:?} is above this host's largest instance, {} MiB",
+                    host.memory_bytes >> 20
+                );
+            }
+            if bytes < 64 * 1024 {
+                bail!("memory = {memory:?} is below one wasm page (64 KiB)");
+            }
+            limits.memory_bytes = bytes as usize;
+        }
+        if let Some(timeout) = &config.timeout {
+            limits.timeout =
+                parse_duration(timeout).with_context(|| format!("timeout = {timeout:?}"))?;
+        }
+        if let Some(body) = &config.body {
+            limits.body_bytes = parse_size(body).with_context(|| format!("body = {body:?}"))?;
+        }
+        if let Some(warning) = &config.response_warning {
+            limits.response_warning_bytes =
+                parse_size(warning).with_context(|| format!("response_warning = {warning:?}"))?;
+        }
+        if let Some(max) = config.max_concurrent {
+            if max == 0 {
+                bail!("max_concurrent = 0 would refuse every request");
+            }
+            limits.concurrency = Some(Arc::new(Semaphore::new(max as usize)));
+        }
+        Ok(limits)
+    }
+}
+
+/// `"16MiB"` → 16777216. Units are powers of 1024, as in Next.js's size strings.
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("a size is a whole number and a unit, like \"16MiB\""))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "kib" => 1 << 10,
+        "mb" | "mib" => 1 << 20,
+        "gb" | "gib" => 1 << 30,
+        other => bail!("unknown size unit {other:?}: use B, KiB, MiB or GiB"),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| anyhow::anyhow!("the size is too large"))
+}
+
+/// `"1500ms"`, `"30s"`, `"2m"`.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("a time is a whole number and a unit, like \"30s\""))?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        other => bail!("unknown time unit {other:?}: use ms, s or m"),
+    };
+    if duration.is_zero() {
+        bail!("a time limit of zero would stop every request");
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_times_parse_with_their_units() {
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("1mb").unwrap(), 1 << 20);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("4 KB").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+        assert!(
+            parse_size("3PB")
+                .unwrap_err()
+                .to_string()
+                .contains("\"pb\"")
+        );
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn a_route_overrides_the_app_which_overrides_the_host() {
+        let host = Limits::default();
+        let app = RouteLimits::app(
+            &LimitsConfig {
+                timeout: Some("10s".into()),
+                body: Some("1MB".into()),
+                ..Default::default()
+            },
+            &host,
+        )
+        .unwrap();
+        assert_eq!(app.timeout, Duration::from_secs(10));
+        assert_eq!(app.memory_bytes, host.memory_bytes);
+        let route = app
+            .route(
+                "/api/x",
+                Some(&LimitsConfig {
+                    memory: Some("16MiB".into()),
+                    max_concurrent: Some(2),
+                    ..Default::default()
+                }),
+                &host,
+            )
+            .unwrap();
+        assert_eq!(route.memory_bytes, 16 << 20);
+        assert_eq!(route.timeout, Duration::from_secs(10));
+        assert_eq!(route.body_bytes, 1 << 20);
+        assert_eq!(route.concurrency.unwrap().available_permits(), 2);
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_section() {
+        let host = Limits::default();
+        let app = RouteLimits::app(&LimitsConfig::default(), &host).unwrap();
+        let error = app
+            .route(
+                "/api/x",
+                Some(&LimitsConfig {
+                    memory: Some("1GiB".into()),
+                    ..Default::default()
+                }),
+                &host,
+            )
+            .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("[routes.\"/api/x\".limits]")
+                && message.contains("memory = \"1GiB\" is above this host's largest instance"),
+            "{message}"
+        );
+        let error = RouteLimits::app(
+            &LimitsConfig {
+                max_concurrent: Some(3),
+                ..Default::default()
+            },
+            &host,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("set per route"), "{error}");
+    }
+}
