@@ -61,6 +61,22 @@ pub fn handler(_req: Request) -> Response {
 }
 "#;
 
+const PING: &str = r#"
+use routelet_sdk::{Request, Response};
+
+pub fn handler(_req: Request) -> Response {
+    Response::text("pong")
+}
+"#;
+
+const PANIC: &str = r#"
+use routelet_sdk::{Request, Response};
+
+pub fn handler(_req: Request) -> Response {
+    panic!("on purpose")
+}
+"#;
+
 const CONFIG: &str = r#"
 [limits]
 body = "64KiB"
@@ -86,6 +102,8 @@ fn built() -> &'static Path {
                 ("pages/api/spin.rs", SPIN),
                 ("pages/api/upload.rs", UPLOAD),
                 ("pages/api/big.rs", BIG),
+                ("pages/api/ping.rs", PING),
+                ("pages/api/panic.rs", PANIC),
             ],
         );
         let dist = app.join("dist");
@@ -215,4 +233,239 @@ fn a_bad_limit_stops_the_start_naming_the_key_and_the_route() {
             .expect("the start must fail");
         assert!(error.contains(needle), "{needle} missing from\n{error}");
     }
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// One hostile client on a raw socket: what it sends, and the status line it must get (if the
+/// host answers at all before closing).
+fn hostile_client(addr: std::net::SocketAddr, kind: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let expect = match kind {
+        0 => {
+            let huge = "h".repeat(100 * 1024);
+            let _ = write!(
+                stream,
+                "GET /api/ping HTTP/1.1\r\nHost: x\r\nX-Huge: {huge}\r\n\r\n"
+            );
+            "HTTP/1.1 431"
+        }
+        1 => {
+            // An endless body, as far as the host can tell: chunks until it stops reading.
+            let _ = write!(
+                stream,
+                "POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            );
+            let chunk = format!("4000\r\n{}\r\n", "e".repeat(16 * 1024));
+            for _ in 0..64 {
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            "HTTP/1.1 413"
+        }
+        2 => {
+            let _ = stream.write_all(b"THIS IS NOT HTTP\r\n\r\n");
+            "HTTP/1.1 400"
+        }
+        3 => {
+            // Abrupt reset mid-request: SO_LINGER 0, then close.
+            let _ = stream.write_all(
+                b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+            );
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: sets SO_LINGER on a socket this function owns, from a live local value.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&stream),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            return Ok(());
+        }
+        _ => {
+            // Slowloris: a header byte every 500 ms; the host cuts it off at its header timeout.
+            let _ = stream.write_all(b"GET /api/ping HTTP/1.1\r\nHost: x\r\n");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(15) {
+                if stream.write_all(b"x").is_err() {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                stream.set_nonblocking(true).unwrap();
+                let mut probe = [0u8; 64];
+                let read = stream.read(&mut probe);
+                stream.set_nonblocking(false).unwrap();
+                match read {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Ok(()),
+                }
+            }
+            return Err("a slowloris client was not cut off within 15 s".into());
+        }
+    };
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    if answer.starts_with(expect) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {expect}, got {:?}",
+            &answer[..answer.len().min(120)]
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
+    let server = start(&dist_with("torture", CONFIG));
+    let pid = server.pid();
+    let http = client();
+    let addr = server.addr;
+
+    // Warm up every path once, so the baseline includes what a first request allocates.
+    for path in [
+        "/api/ping",
+        "/api/panic",
+        "/api/hog",
+        "/api/spin",
+        "/api/big",
+    ] {
+        let _ = http
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await;
+    }
+    for kind in 0..4 {
+        let _ = tokio::task::spawn_blocking(move || hostile_client(addr, kind)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss_before, fds_before) = (rss_kib(pid), open_fds(pid));
+
+    let stop_at = Instant::now() + Duration::from_secs(12);
+    // A steady stream of healthy requests: every one must succeed.
+    let healthy = {
+        let (http, url) = (http.clone(), server.url("/api/ping"));
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0, Vec::new());
+            while Instant::now() < stop_at {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        if r.text().await.map(|t| t == "pong").unwrap_or(false) {
+                            ok += 1;
+                        } else {
+                            failed.push("a body that is not pong".to_owned());
+                        }
+                    }
+                    Ok(r) => failed.push(format!("status {}", r.status())),
+                    Err(e) => failed.push(e.to_string()),
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (ok, failed)
+        })
+    };
+    // Hostile guests, each with the status it must get.
+    let guests = {
+        let http = http.clone();
+        let base = format!("http://{addr}");
+        tokio::spawn(async move {
+            let mut wrong = Vec::new();
+            let mut rounds = 0;
+            while Instant::now() < stop_at {
+                for (path, allowed) in [
+                    ("/api/panic", &[500u16][..]),
+                    ("/api/hog", &[500][..]),
+                    ("/api/spin", &[504, 503][..]),
+                ] {
+                    let status = http
+                        .get(format!("{base}{path}"))
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if !allowed.contains(&status) {
+                        wrong.push(format!("{path}: {status}"));
+                    }
+                }
+                rounds += 1;
+            }
+            (rounds, wrong)
+        })
+    };
+    // Hostile clients, several of each kind, side by side.
+    let clients: Vec<_> = (0..15)
+        .map(|n| tokio::task::spawn_blocking(move || hostile_client(addr, n % 5)))
+        .collect();
+
+    let (ok, failed) = healthy.await.unwrap();
+    assert!(failed.is_empty(), "healthy requests failed: {failed:?}");
+    assert!(ok > 100, "only {ok} healthy requests in 12 s");
+    let (rounds, wrong) = guests.await.unwrap();
+    assert!(
+        wrong.is_empty(),
+        "hostile guests got the wrong status: {wrong:?}"
+    );
+    assert!(rounds >= 3, "{rounds}");
+    for client in clients {
+        client.await.unwrap().unwrap();
+    }
+
+    // Memory and file descriptors come back: bounded waits for connections to close.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut fds_after = open_fds(pid);
+    while fds_after > fds_before + 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        fds_after = open_fds(pid);
+    }
+    let rss_after = rss_kib(pid);
+    eprintln!(
+        "torture: {ok} healthy requests, {rounds} rounds of hostile guests; \
+         RSS {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}"
+    );
+    assert!(
+        fds_after <= fds_before + 2,
+        "file descriptors leaked: {fds_before} before, {fds_after} after"
+    );
+    // Instances are pooled: a slot a hog used keeps at most its resident reset pages, so the
+    // host may grow by a few slots' worth, never by what the hogs allocated.
+    assert!(
+        rss_after <= rss_before + 48 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    // And it still answers.
+    let response = http.get(server.url("/api/ping")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "pong");
 }

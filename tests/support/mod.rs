@@ -265,6 +265,11 @@ impl Server {
         false
     }
 
+    /// The host's process id, to read its memory and open files from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the host with SIGKILL, as a crash would, and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
