@@ -87,7 +87,8 @@ pub enum GuestFailure {
 }
 
 impl GuestFailure {
-    /// The limit this failure hit, as named in metrics: `memory`, `timeout` or `instances`.
+    /// The limit this failure hit, as named in metrics and logs: `memory`, `timeout`,
+    /// `instances` or `body-size`.
     pub fn limit(&self) -> Option<&'static str> {
         match self {
             GuestFailure::Busy(_) => Some("instances"),

@@ -135,15 +135,8 @@ impl RouteLimits {
 
 /// `"16MiB"` → 16777216. Units are powers of 1024, as in Next.js's size strings.
 pub fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("a size is a whole number and a unit, like \"16MiB\""))?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (number, unit) = number_and_unit(text, "a size", "16MiB")?;
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" | "kib" => 1 << 10,
         "mb" | "mib" => 1 << 20,
@@ -157,15 +150,8 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
 
 /// `"1500ms"`, `"30s"`, `"2m"`.
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("a time is a whole number and a unit, like \"30s\""))?;
-    let duration = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a time", "30s")?;
+    let duration = match unit {
         "ms" => Duration::from_millis(number),
         "s" => Duration::from_secs(number),
         "m" => Duration::from_secs(number.saturating_mul(60)),
@@ -175,6 +161,19 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
         bail!("a time limit of zero would stop every request");
     }
     Ok(duration)
+}
+
+/// `"16 MiB"` → `(16, "MiB")`; `what` and `example` word the error.
+fn number_and_unit<'a>(text: &'a str, what: &str, example: &str) -> anyhow::Result<(u64, &'a str)> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{what} is a whole number and a unit, like \"{example}\""))?;
+    Ok((number, unit.trim()))
 }
 
 #[cfg(test)]
