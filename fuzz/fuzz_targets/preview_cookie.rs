@@ -26,5 +26,8 @@ fuzz_target!(|data: &str| {
     }
     // Another key opens nothing.
     let other = PreviewKeys::from_secret(b"another secret");
-    assert!(!matches!(other.check([header.as_str()]), PreviewState::On(_)));
+    assert!(!matches!(
+        other.check([header.as_str()]),
+        PreviewState::On(_)
+    ));
 });
