@@ -164,6 +164,32 @@ pub fn render() -> String {
 "#;
 
 #[test]
+fn a_page_is_never_granted_outbound_http() {
+    let grant = "\n[routes.\"/blog/[slug]\"]\nallowed_outbound_hosts = [\"https://example.com\"]\n";
+    let expected = "[routes.\"/blog/[slug]\"]: pages/blog/[slug].rs is a page, and pages never";
+
+    // Refused by the build...
+    let app = scratch_dir("page-outbound-app");
+    support::copy_dir(&repo_root().join("examples/blog"), &app);
+    let _ = std::fs::remove_dir_all(app.join(".routelet"));
+    let config = std::fs::read_to_string(app.join("routelet.toml")).unwrap() + grant;
+    std::fs::write(app.join("routelet.toml"), &config).unwrap();
+    let (ok, stdout, stderr) = build_app(&app, &app.join("dist"));
+    assert!(!ok, "the build must fail:\n{stdout}");
+    assert!(stderr.contains(expected), "{stderr}");
+
+    // ...and by the host, for a dist whose routelet.toml was edited after the build.
+    let dist = blog_copy("page-outbound-dist");
+    std::fs::write(dist.join("routelet.toml"), &config).unwrap();
+    let message = match Server::try_start(&dist) {
+        Ok(_) => panic!("the host started with outbound HTTP for a page"),
+        Err(message) => message,
+    };
+    let expected = "[routes.\"/blog/[slug]\"]: pages/blog/[slug].wasm is a page, and pages never";
+    assert!(message.contains(expected), "{message}");
+}
+
+#[test]
 fn a_page_cannot_open_a_socket() {
     let app = app_with("page-socket", &[("pages/about.rs", SOCKET_PAGE)]);
     let dist = app.join("dist");

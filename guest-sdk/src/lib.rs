@@ -55,6 +55,8 @@
 //! - Answering: [`Response`], [`Cookie`], and [`IntoResponse`] for whatever a handler returns.
 //! - Data: [`kv`] (key-value stores, `wasi:keyvalue`) and [`sql`] (SQL databases), each
 //!   granted per route in `routelet.toml`.
+//! - Calling other services: [`fetch`], allowed per route by `allowed_outbound_hosts` in
+//!   `routelet.toml`.
 //! - Wiring: [`export_route!`] turns the handler into the component's `wasi:http` export and
 //!   fetches the route context (matched pattern, params) from the host through the
 //!   `routelet:route/context` import, so no client can forge it with headers.
@@ -67,6 +69,7 @@ mod config;
 mod cookie;
 mod de;
 mod error;
+mod fetch;
 mod headers;
 pub mod kv;
 pub mod page;
@@ -81,6 +84,7 @@ pub use body::{Body, BodyReader};
 pub use config::Config;
 pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Result};
+pub use fetch::{FetchError, FetchErrorKind, FetchRequest, FetchResponse, fetch};
 pub use headers::Headers;
 pub use preview::{clear_preview_data, revalidate, set_preview_data};
 pub use query::{Query, QueryValue};

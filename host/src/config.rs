@@ -18,6 +18,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::capabilities::outbound_http::AllowList;
+
 /// The file name, in an app folder and in a dist folder.
 pub const CONFIG_FILE: &str = "routelet.toml";
 
@@ -40,6 +42,9 @@ pub struct AppConfig {
     /// `[limits]`: memory, time and size limits of every route and page.
     #[serde(default)]
     pub limits: crate::runtime::route_limits::LimitsConfig,
+    /// `[outbound_http]`: timeouts and private networks of the app's outbound client.
+    #[serde(default)]
+    pub outbound_http: crate::capabilities::outbound_http::config::OutboundConfig,
 }
 
 /// `[preview]`.
@@ -66,6 +71,9 @@ pub struct RouteConfig {
     /// This route's own limits, over `[limits]`.
     #[serde(default)]
     pub limits: Option<crate::runtime::route_limits::LimitsConfig>,
+    /// Where this API route may send HTTP requests, e.g. `"https://api.example.com"`.
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
 }
 
 /// A configuration value: written in the file, or read from the host's environment at start.
@@ -120,20 +128,23 @@ impl AppConfig {
         Ok(toml::from_str(text)?)
     }
 
-    /// Refuses `[routes."…"]` sections that name no route, so a typo is not silently ignored.
+    /// Refuses `[routes."…"]` sections that name no route, so a typo is not silently ignored,
+    /// and outbound settings that do not parse, so `routelet build` reports them too.
     pub fn check_routes<'a>(
         &self,
         patterns: impl IntoIterator<Item = &'a str>,
     ) -> anyhow::Result<()> {
         let known: std::collections::HashSet<&str> = patterns.into_iter().collect();
-        for pattern in self.routes.keys() {
+        for (pattern, route) in &self.routes {
             if !known.contains(pattern.as_str()) {
                 bail!(
                     "{CONFIG_FILE}: [routes.\"{pattern}\"] names no route; patterns are written \
                      as `routelet routes` prints them, e.g. /api/users/[id]"
                 );
             }
+            route.allow_list(pattern)?;
         }
+        crate::capabilities::outbound_http::config::Settings::from_config(&self.outbound_http)?;
         Ok(())
     }
 
@@ -144,6 +155,26 @@ impl AppConfig {
 }
 
 impl RouteConfig {
+    /// Refuses outbound hosts for a page: pages are rendered without network access.
+    pub fn check_page(&self, pattern: &str, file: &str) -> anyhow::Result<()> {
+        if !self.allowed_outbound_hosts.is_empty() {
+            bail!(
+                "{CONFIG_FILE}: [routes.\"{pattern}\"]: {file} is a page, and pages never get \
+                 network access; allowed_outbound_hosts is for API routes"
+            );
+        }
+        Ok(())
+    }
+
+    /// The route's `allowed_outbound_hosts`, parsed; an error names the route and the entry.
+    pub fn allow_list(&self, pattern: &str) -> anyhow::Result<AllowList> {
+        AllowList::parse(&self.allowed_outbound_hosts).map_err(|why| {
+            anyhow::anyhow!(
+                "{CONFIG_FILE}: [routes.\"{pattern}\"] allowed_outbound_hosts entry {why}"
+            )
+        })
+    }
+
     /// The route's environment, resolved now, so a missing variable stops the start.
     pub fn resolved_env(&self, pattern: &str) -> anyhow::Result<Vec<(String, String)>> {
         self.env
@@ -208,6 +239,19 @@ mod tests {
             error.to_string().contains("ROUTELET_CONFIG_TEST_UNSET_VAR"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn bad_outbound_entries_name_route_and_entry() {
+        let config = AppConfig::parse(
+            r#"[routes."/api/a"]
+            allowed_outbound_hosts = ["https://ok.example.com", "example.com"]"#,
+        )
+        .unwrap();
+        let error = config.check_routes(["/api/a"]).unwrap_err().to_string();
+        assert!(error.contains("[routes.\"/api/a\"]"), "{error}");
+        assert!(error.contains("\"example.com\""), "{error}");
+        assert!(error.contains("write the scheme"), "{error}");
     }
 
     #[test]

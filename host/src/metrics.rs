@@ -139,7 +139,7 @@ impl Metrics {
         let outbound_denied = Family::default();
         registry.register(
             "outbound_denied",
-            "Outbound HTTP requests refused by the allow-list, by route",
+            "Outbound HTTP requests refused by the allow-list or the address check, by route",
             outbound_denied.clone(),
         );
         Self {
@@ -171,6 +171,15 @@ impl Metrics {
             .get_or_create(&LimitLabels {
                 route: route.to_owned(),
                 limit,
+            })
+            .inc();
+    }
+
+    /// Counts one outbound request refused by a route's allow-list or the address check.
+    pub fn count_outbound_denied(&self, route: &str) {
+        self.outbound_denied
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
             })
             .inc();
     }

@@ -96,7 +96,13 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
     let table = route_table(sources, |s: &RouteSource| s.relative.clone())
         .with_context(|| format!("invalid route layout in {}", pages.display()))?;
 
-    AppConfig::load(&app)?.check_routes(table.iter().map(|(route, _)| route.pattern()))?;
+    let config = AppConfig::load(&app)?;
+    config.check_routes(table.iter().map(|(route, _)| route.pattern()))?;
+    for (route, source) in table.iter() {
+        if let (Some(_), Some(settings)) = (&source.page, config.route(route.pattern())) {
+            settings.check_page(route.pattern(), &source.relative)?;
+        }
+    }
 
     toolchain::ensure_wasm_target()?;
     let workspace = workspace::generate(&app, &table)?;

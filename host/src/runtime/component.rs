@@ -14,6 +14,7 @@ use super::engine::Runtime;
 use super::request::RequestState;
 use super::route_limits::RouteLimits;
 use crate::capabilities::grants::Grants;
+use crate::capabilities::outbound_http::RouteOutbound;
 use crate::config::RouteConfig;
 use crate::dist::{RouteFile, sha256_hex};
 
@@ -33,6 +34,8 @@ pub struct LoadedRoute {
     pub metrics: crate::metrics::RouteMetrics,
     /// The memory, time, concurrency and size limits it runs under.
     pub limits: RouteLimits,
+    /// Where it may send HTTP requests; `None` denies every one.
+    pub outbound: Option<Arc<RouteOutbound>>,
 }
 
 /// What kind of file a byte string is, judged from its header.
@@ -89,6 +92,7 @@ impl LoadedRoute {
         file: &RouteFile,
         config: Option<&RouteConfig>,
         limits: RouteLimits,
+        outbound: Option<Arc<RouteOutbound>>,
     ) -> anyhow::Result<Self> {
         let env = match config {
             Some(config) => config.resolved_env(pattern)?,
@@ -105,6 +109,7 @@ impl LoadedRoute {
             grants,
             metrics: crate::metrics::RouteMetrics::new(pattern),
             limits,
+            outbound,
         })
     }
 }

@@ -19,7 +19,7 @@ use super::engine::Runtime;
 use super::guest_log::{GuestOutput, Stream};
 use super::limits::MemoryLimiter;
 use crate::capabilities::key_value::KeyValue;
-use crate::capabilities::outbound_http::DenyAll;
+use crate::capabilities::outbound_http::Outbound;
 use crate::capabilities::preview::PreviewHost;
 use crate::capabilities::route_context::RouteContext;
 use crate::capabilities::sql::Sql;
@@ -29,7 +29,7 @@ pub struct RequestState {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    outbound: DenyAll,
+    outbound: Outbound,
     limiter: MemoryLimiter,
     /// Read by the `routelet:route/context` import.
     pub route: RouteContext,
@@ -173,9 +173,11 @@ pub async fn run(
         table: ResourceTable::new(),
         wasi,
         http: WasiHttpCtx::new(),
-        outbound: DenyAll {
-            route: route.pattern.clone(),
-        },
+        outbound: Outbound::new(
+            route.pattern.clone(),
+            request_id.clone(),
+            route.outbound.clone(),
+        ),
         limiter: MemoryLimiter::new(limits.memory_bytes, memory_hit.clone()),
         route: RouteContext::new(route.pattern.clone(), params),
         preview,

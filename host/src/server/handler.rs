@@ -14,6 +14,7 @@ use routelet_router::{Lookup, Normalized, RouteTable, normalize};
 use super::public_files::PublicFiles;
 use super::responses::{self, Body};
 use crate::capabilities::grants::Grants;
+use crate::capabilities::outbound_http::{self, AllowList, RouteOutbound};
 use crate::capabilities::preview::{PreviewAction, PreviewHost, Revalidate};
 use crate::config::AppConfig;
 use crate::dist::{Dist, PREVIEW_SECRET_FILE, RouteFile};
@@ -76,6 +77,10 @@ pub struct Checked {
     app_limits: RouteLimits,
     /// For each route: its limits.
     limits: Vec<RouteLimits>,
+    /// For each route: where it may send HTTP requests.
+    allow_lists: Vec<AllowList>,
+    /// `[outbound_http]`, for the deployment's one outbound client.
+    outbound: outbound_http::config::Settings,
 }
 
 impl Checked {
@@ -130,8 +135,10 @@ impl App {
             started.elapsed()
         );
         let app_limits = RouteLimits::app(&config.limits, &runtime.limits)?;
+        let outbound = outbound_http::config::Settings::from_config(&config.outbound_http)?;
         let mut kinds = Vec::with_capacity(components.len());
         let mut limits = Vec::with_capacity(components.len());
+        let mut allow_lists = Vec::with_capacity(components.len());
         for ((route, file), component) in files.iter().zip(&components) {
             let pattern = route.pattern();
             limits.push(app_limits.route(
@@ -141,12 +148,20 @@ impl App {
             )?);
             let is_api = pattern == "/api" || pattern.starts_with("/api/");
             let is_page = !is_api && pages::is_page(&runtime.engine, component);
+            let allow_list = match config.route(pattern) {
+                Some(route) => route.allow_list(pattern)?,
+                None => AllowList::default(),
+            };
             if is_page {
+                if let Some(route) = config.route(pattern) {
+                    route.check_page(pattern, &file.relative.display().to_string())?;
+                }
                 pages::check_world(runtime, component, file)?;
             } else {
                 component::check_world(runtime, component, file)?;
             }
             kinds.push(is_page);
+            allow_lists.push(allow_list);
         }
         Ok(Checked {
             dist,
@@ -157,6 +172,8 @@ impl App {
             kinds,
             app_limits,
             limits,
+            allow_lists,
+            outbound,
         })
     }
 
@@ -175,15 +192,22 @@ impl App {
             kinds,
             app_limits,
             limits,
+            allow_lists,
+            outbound,
         } = checked;
+        let client = outbound_http::Client::new(outbound)?;
         let mut runtime = runtime;
         // Pages run under the app's limits; API routes under their own.
         runtime.limits.memory_bytes = app_limits.memory_bytes;
         runtime.limits.timeout = app_limits.timeout;
         let runtime = Arc::new(runtime);
         let mut loaded = Vec::with_capacity(files.len());
-        for ((((route, file), component), is_page), limits) in
-            files.iter().zip(&components).zip(kinds).zip(limits)
+        for (((((route, file), component), is_page), limits), allow) in files
+            .iter()
+            .zip(&components)
+            .zip(kinds)
+            .zip(limits)
+            .zip(allow_lists)
         {
             let pattern = route.pattern();
             let target = if is_page {
@@ -204,6 +228,12 @@ impl App {
                     file,
                     config.route(pattern),
                     limits,
+                    (!allow.is_empty()).then(|| {
+                        Arc::new(RouteOutbound {
+                            allow,
+                            client: client.clone(),
+                        })
+                    }),
                 )?))
             };
             loaded.push((pattern.to_owned(), target));

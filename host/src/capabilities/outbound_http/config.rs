@@ -1,0 +1,117 @@
+//! `[outbound_http]` in `routelet.toml`: the app's outbound client. Which hosts a route may call
+//! is the route's own `allowed_outbound_hosts` (see [`super::allow_list`]).
+//!
+//! ```toml
+//! [outbound_http]                  # these are the defaults
+//! connect_timeout = "5s"           # DNS, TCP and TLS; a guest's request-options may only shorten it
+//! timeout = "30s"                  # a whole call, body included
+//! allowed_private_networks = []    # e.g. ["10.0.0.0/8"]: names may resolve into these
+//! ```
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::address::Network;
+use crate::runtime::route_limits::parse_duration;
+
+/// `[outbound_http]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Time to resolve, connect and finish TLS, e.g. `"5s"`.
+    pub connect_timeout: Option<String>,
+    /// Time for a whole call, body included, e.g. `"30s"`.
+    pub timeout: Option<String>,
+    /// Private networks that a host name may resolve into, e.g. `"10.0.0.0/8"`.
+    #[serde(default)]
+    pub allowed_private_networks: Vec<String>,
+}
+
+/// The client's settings, resolved once per deployment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Resolve, connect and TLS.
+    pub connect_timeout: Duration,
+    /// A whole call.
+    pub timeout: Duration,
+    /// Non-public networks names may still resolve into.
+    pub private_networks: Vec<Network>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            private_networks: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings written in `[outbound_http]` over the defaults.
+    pub fn from_config(config: &OutboundConfig) -> anyhow::Result<Self> {
+        let mut settings = Settings::default();
+        let section = "routelet.toml [outbound_http]";
+        if let Some(text) = &config.connect_timeout {
+            settings.connect_timeout = parse_duration(text)
+                .with_context(|| format!("{section}: connect_timeout = {text:?}"))?;
+        }
+        if let Some(text) = &config.timeout {
+            settings.timeout =
+                parse_duration(text).with_context(|| format!("{section}: timeout = {text:?}"))?;
+        }
+        settings.private_networks = config
+            .allowed_private_networks
+            .iter()
+            .map(|text| {
+                text.parse::<Network>().map_err(|why| {
+                    anyhow::anyhow!("{section}: allowed_private_networks entry {text:?}: {why}")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let settings = Settings::from_config(&OutboundConfig::default()).unwrap();
+        assert_eq!(settings.connect_timeout, Duration::from_secs(5));
+        assert_eq!(settings.timeout, Duration::from_secs(30));
+        let settings = Settings::from_config(&OutboundConfig {
+            connect_timeout: Some("250ms".into()),
+            timeout: Some("2s".into()),
+            allowed_private_networks: vec!["10.0.0.0/8".into()],
+        })
+        .unwrap();
+        assert_eq!(settings.connect_timeout, Duration::from_millis(250));
+        assert_eq!(settings.timeout, Duration::from_secs(2));
+        assert!(settings.private_networks[0].contains("10.1.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let error = Settings::from_config(&OutboundConfig {
+            timeout: Some("soon".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("timeout = \"soon\""),
+            "{error:#}"
+        );
+        let error = Settings::from_config(&OutboundConfig {
+            allowed_private_networks: vec!["intranet".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("\"intranet\""), "{error:#}");
+    }
+}

@@ -1,0 +1,383 @@
+//! Outbound HTTP end to end: a route calls a real upstream server on loopback through the SDK's
+//! `fetch`. Only what `allowed_outbound_hosts` names is reachable, a name that resolves to
+//! loopback is refused, the timeouts hold, connections are reused, and bad entries stop the
+//! start naming the route and the entry.
+
+mod support;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use support::{Server, app_with, build_app, client, copy_dir, fresh_data_dir, scratch_dir};
+
+/// Calls `?url=` with `?method=` and the request's body; answers what came back, or the error.
+const PROXY: &str = r#"
+use std::time::Duration;
+
+use routelet_sdk::{FetchRequest, Request, Response, fetch};
+
+pub fn handler(req: Request) -> Response {
+    let query = req.query();
+    let url = query.get("url").unwrap_or_default().to_owned();
+    let method = query.get("method").unwrap_or("GET").to_owned();
+    let first_byte = query.get("first_byte_ms").map(|ms| ms.parse::<u64>().unwrap());
+    let body = req.text().unwrap_or_default();
+    let mut request = FetchRequest::new(method, url);
+    if !body.is_empty() {
+        request = request.body(body);
+    }
+    if let Some(ms) = first_byte {
+        request = request.first_byte_timeout(Duration::from_millis(ms));
+    }
+    match fetch(request) {
+        Ok(res) => Response::json(&serde_json::json!({
+            "status": res.status(),
+            "body": res.text(),
+            "upstream_header": res.header("x-upstream"),
+        })),
+        Err(error) => Response::json(&serde_json::json!({
+            "error": format!("{:?}", error.kind()),
+            "message": error.to_string(),
+        })),
+    }
+}
+"#;
+
+fn built() -> &'static Path {
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let app = app_with(
+            "outbound-app",
+            &[
+                ("pages/api/proxy.rs", PROXY),
+                // The same code with no allow-list.
+                ("pages/api/closed.rs", PROXY),
+            ],
+        );
+        let dist = app.join("dist");
+        let (ok, stdout, stderr) = build_app(&app, &dist);
+        assert!(ok, "{stdout}\n{stderr}");
+        dist
+    })
+}
+
+fn dist_with(name: &str, config: &str) -> PathBuf {
+    let dist = scratch_dir(name).join("dist");
+    copy_dir(built(), &dist);
+    std::fs::write(dist.join("routelet.toml"), config).unwrap();
+    dist
+}
+
+/// A real HTTP/1.1 server on loopback: `/slow` answers after 10 s, `/echo` echoes the method and
+/// body, anything else says hello. Counts the connections it accepts.
+struct Upstream {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    async fn start() -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (accepted, served) = (connections.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let service =
+                        hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                            served.fetch_add(1, Ordering::SeqCst);
+                            answer(req)
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Upstream {
+            addr,
+            connections,
+            requests,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+async fn answer(req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let text = match path.as_str() {
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            "late".to_owned()
+        }
+        "/echo" => format!("{method} {}", String::from_utf8_lossy(&body)),
+        _ => "hello from upstream".to_owned(),
+    };
+    let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
+    response
+        .headers_mut()
+        .insert("x-upstream", http::HeaderValue::from_static("yes"));
+    Ok(response)
+}
+
+/// `GET /api/ROUTE?url=URL&...` on the host, as the JSON the route answered.
+async fn call(server: &Server, route: &str, url: &str, extra: &str) -> Value {
+    let response = client()
+        .get(server.url(&format!("/api/{route}?url={url}{extra}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn start(dist: &Path) -> Server {
+    let data = fresh_data_dir();
+    Server::try_start_with(dist, &["--data-dir", data.to_str().unwrap()])
+        .unwrap_or_else(|message| panic!("{message}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_hosts_are_reachable_and_names_never_reach_loopback() {
+    let upstream = Upstream::start().await;
+    let other = Upstream::start().await;
+    let port = upstream.addr.port();
+    let dist = dist_with(
+        "outbound-allow",
+        &format!(
+            r#"
+[routes."/api/proxy"]
+allowed_outbound_hosts = ["http://127.0.0.1:{port}", "http://localhost:{port}"]
+"#
+        ),
+    );
+    let server = start(&dist);
+
+    // The allowed address: reached, with its body, headers, and a request body on the way.
+    let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
+    assert_eq!(got["status"], 200, "{got}");
+    assert_eq!(got["body"], "hello from upstream");
+    assert_eq!(got["upstream_header"], "yes");
+    let got = client()
+        .post(server.url(&format!(
+            "/api/proxy?url={}&method=PUT",
+            upstream.url("/echo")
+        )))
+        .header("content-type", "text/plain")
+        .body("ping")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(got["body"], "PUT ping", "{got}");
+
+    // Another port on the same address: denied with the standard code, logged, counted.
+    let requests_before = other.requests.load(Ordering::SeqCst);
+    let got = call(&server, "proxy", &other.url("/hello"), "").await;
+    assert_eq!(got["error"], "Denied", "{got}");
+    assert!(
+        got["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP-request-denied"),
+        "{got}"
+    );
+    let other_target = format!("http://127.0.0.1:{}", other.addr.port());
+    assert!(
+        server.wait_for_log(&format!(
+            "outbound HTTP to {other_target} denied: not in this route's allowed_outbound_hosts"
+        )),
+        "{}",
+        server.log()
+    );
+
+    // `localhost` is allowed by name, but it resolves to loopback: refused before connecting.
+    let connections_before = upstream.connections.load(Ordering::SeqCst);
+    let got = call(
+        &server,
+        "proxy",
+        &format!("http://localhost:{port}/hello"),
+        "",
+    )
+    .await;
+    assert_eq!(got["error"], "Denied", "{got}");
+    assert!(
+        got["message"]
+            .as_str()
+            .unwrap()
+            .contains("destination-IP-prohibited"),
+        "{got}"
+    );
+    assert!(
+        server.wait_for_log("localhost resolves to"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        connections_before,
+        "no connection may be made for a refused name"
+    );
+
+    // A route without an allow-list can call nothing, not even the allowed upstream.
+    let got = call(&server, "closed", &upstream.url("/hello"), "").await;
+    assert_eq!(got["error"], "Denied", "{got}");
+    assert!(
+        server.wait_for_log("denied: this route has no allowed_outbound_hosts"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(other.requests.load(Ordering::SeqCst), requests_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_honoured_and_connections_are_reused() {
+    let upstream = Upstream::start().await;
+    let port = upstream.addr.port();
+    let dist = dist_with(
+        "outbound-timeouts",
+        &format!(
+            r#"
+[outbound_http]
+timeout = "1500ms"
+
+[routes."/api/proxy"]
+allowed_outbound_hosts = ["http://127.0.0.1:{port}"]
+"#
+        ),
+    );
+    let server = start(&dist);
+
+    // Sequential calls from separate requests share one pooled connection.
+    for _ in 0..5 {
+        let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
+        assert_eq!(got["status"], 200, "{got}");
+    }
+    let connections = upstream.connections.load(Ordering::SeqCst);
+    assert!(
+        connections < 5,
+        "5 calls opened {connections} connections: none was reused"
+    );
+
+    // The guest's first-byte timeout, shorter than the host's.
+    let started = Instant::now();
+    let got = call(
+        &server,
+        "proxy",
+        &upstream.url("/slow"),
+        "&first_byte_ms=300",
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(got["error"], "Timeout", "{got}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1400),
+        "{elapsed:?}"
+    );
+
+    // The host's total timeout, when the guest sets none, or a longer one.
+    for extra in ["", "&first_byte_ms=60000"] {
+        let started = Instant::now();
+        let got = call(&server, "proxy", &upstream.url("/slow"), extra).await;
+        let elapsed = started.elapsed();
+        assert_eq!(got["error"], "Timeout", "{got}");
+        assert!(
+            elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(5),
+            "{elapsed:?}"
+        );
+    }
+
+    // After all that, the upstream is still reachable.
+    let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
+    assert_eq!(got["status"], 200, "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denials_are_counted_in_metrics() {
+    let upstream = Upstream::start().await;
+    let data = fresh_data_dir();
+    let dist = dist_with("outbound-metrics", "");
+    let server = Server::try_start_with(
+        &dist,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--admin",
+            "127.0.0.1:0",
+        ],
+    )
+    .unwrap_or_else(|message| panic!("{message}"));
+    for _ in 0..2 {
+        let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
+        assert_eq!(got["error"], "Denied", "{got}");
+    }
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let metrics = client()
+        .get(format!("{}/metrics", server.admin_url()))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("routelet_outbound_denied_total{route=\"/api/proxy\"} 2"),
+        "{metrics}"
+    );
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn bad_entries_stop_the_start_naming_route_and_entry() {
+    for (config, expected) in [
+        (
+            r#"[routes."/api/proxy"]
+allowed_outbound_hosts = ["api.example.com"]"#,
+            "[routes.\"/api/proxy\"] allowed_outbound_hosts entry \"api.example.com\": write the scheme",
+        ),
+        (
+            r#"[routes."/api/proxy"]
+allowed_outbound_hosts = ["https://api.*.example.com"]"#,
+            "a wildcard is only `*` or a leading `*.`",
+        ),
+        (
+            r#"[outbound_http]
+allowed_private_networks = ["10.0.0.0/33"]"#,
+            "allowed_private_networks entry \"10.0.0.0/33\"",
+        ),
+    ] {
+        let dist = dist_with("outbound-bad", config);
+        let message = match Server::try_start(&dist) {
+            Ok(_) => panic!("the host started with {config}"),
+            Err(message) => message,
+        };
+        assert!(message.contains(expected), "{expected}\n{message}");
+    }
+}
