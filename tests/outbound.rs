@@ -30,6 +30,7 @@ pub fn handler(req: Request) -> Response {
     let url = query.get("url").unwrap_or_default().to_owned();
     let method = query.get("method").unwrap_or("GET").to_owned();
     let first_byte = query.get("first_byte_ms").map(|ms| ms.parse::<u64>().unwrap());
+    let connect = query.get("connect_ms").map(|ms| ms.parse::<u64>().unwrap());
     let body = req.text().unwrap_or_default();
     let mut request = FetchRequest::new(method, url);
     if !body.is_empty() {
@@ -37,6 +38,9 @@ pub fn handler(req: Request) -> Response {
     }
     if let Some(ms) = first_byte {
         request = request.first_byte_timeout(Duration::from_millis(ms));
+    }
+    if let Some(ms) = connect {
+        request = request.connect_timeout(Duration::from_millis(ms));
     }
     match fetch(request) {
         Ok(res) => Response::json(&serde_json::json!({
@@ -316,6 +320,72 @@ allowed_outbound_hosts = ["http://127.0.0.1:{port}"]
     // After all that, the upstream is still reachable.
     let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
     assert_eq!(got["status"], 200, "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connect_timeout_holds_against_a_server_that_never_accepts() {
+    // A listener whose accept queue is full: the kernel drops further SYNs, so a connection
+    // attempt hangs until someone gives up.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    let mut full = false;
+    for _ in 0..16 {
+        let attempt = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(300), attempt).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => {
+                full = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        full,
+        "the accept queue never filled, so this kernel cannot show a connect timeout"
+    );
+
+    let dist = dist_with(
+        "outbound-connect",
+        &format!(
+            r#"
+[outbound_http]
+connect_timeout = "800ms"
+
+[routes."/api/proxy"]
+allowed_outbound_hosts = ["http://127.0.0.1:{}"]
+"#,
+            addr.port()
+        ),
+    );
+    let server = start(&dist);
+    let url = format!("http://{addr}/hello");
+    // The host's limit, and the guest's when it is shorter; a longer one changes nothing.
+    for (extra, at_least, below) in [
+        ("", 800, 2500),
+        ("&connect_ms=300", 300, 790),
+        ("&connect_ms=60000", 800, 2500),
+    ] {
+        let started = Instant::now();
+        let got = call(&server, "proxy", &url, extra).await;
+        let elapsed = started.elapsed();
+        assert_eq!(got["error"], "Timeout", "{extra}: {got}");
+        assert!(
+            got["message"]
+                .as_str()
+                .unwrap()
+                .contains("connecting timed out"),
+            "{got}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(at_least) && elapsed < Duration::from_millis(below),
+            "{extra}: {elapsed:?}"
+        );
+    }
+    drop(fillers);
+    drop(listener);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

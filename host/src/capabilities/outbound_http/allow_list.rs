@@ -112,10 +112,14 @@ impl Target {
         let scheme = Scheme::parse(scheme)
             .ok_or_else(|| format!("{uri}: only http and https requests can be sent"))?;
         let host = uri.host().ok_or_else(|| format!("{uri} has no host"))?;
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        // `example.com.` is `example.com`, and `127.0.0.1.` is still an address.
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.');
         let host = match bare.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip),
-            Err(_) => Host::Name(bare.trim_end_matches('.').to_ascii_lowercase()),
+            Err(_) => Host::Name(bare.to_ascii_lowercase()),
         };
         let port = uri.port_u16().unwrap_or(scheme.default_port());
         Ok(Target { scheme, host, port })
@@ -435,6 +439,8 @@ mod tests {
         let target = Target::of(&"http://[::1]:81/".parse().unwrap()).unwrap();
         assert_eq!(target.host, Host::Ip("::1".parse().unwrap()));
         assert_eq!(target.to_string(), "http://[::1]:81");
+        let target = Target::of(&"http://127.0.0.1./".parse().unwrap()).unwrap();
+        assert_eq!(target.host, Host::Ip("127.0.0.1".parse().unwrap()));
         assert!(Target::of(&"ftp://example.com/".parse().unwrap()).is_err());
         assert!(Target::of(&"/relative".parse().unwrap()).is_err());
     }
