@@ -1,7 +1,8 @@
 //! Outbound HTTP end to end: a route calls a real upstream server on loopback through the SDK's
 //! `fetch`. Only what `allowed_outbound_hosts` names is reachable, a name that resolves to
-//! loopback is refused, the timeouts hold, connections are reused, and bad entries stop the
-//! start naming the route and the entry.
+//! loopback is refused, the timeouts hold, connections are reused, HTTPS is verified (against
+//! an authority made up for the test), and bad entries stop the start naming the route and the
+//! entry.
 
 mod support;
 
@@ -18,6 +19,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use support::{Server, app_with, build_app, client, copy_dir, fresh_data_dir, scratch_dir};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Calls `?url=` with `?method=` and the request's body; answers what came back, or the error.
 const PROXY: &str = r#"
@@ -91,6 +94,15 @@ struct Upstream {
 
 impl Upstream {
     async fn start() -> Upstream {
+        Upstream::start_with(None).await
+    }
+
+    /// The same server over TLS, with a certificate for 127.0.0.1.
+    async fn start_tls(authority: &TestAuthority) -> Upstream {
+        Upstream::start_with(Some(authority.acceptor())).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -100,15 +112,24 @@ impl Upstream {
             while let Ok((stream, _)) = listener.accept().await {
                 accepted.fetch_add(1, Ordering::SeqCst);
                 let served = served.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service =
                         hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                             served.fetch_add(1, Ordering::SeqCst);
                             answer(req)
                         });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -121,6 +142,46 @@ impl Upstream {
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+}
+
+/// A certificate authority made up for one test, and a certificate it signed for 127.0.0.1.
+struct TestAuthority {
+    ca_pem: String,
+    certificate: CertificateDer<'static>,
+    key: Vec<u8>,
+}
+
+impl TestAuthority {
+    fn new() -> TestAuthority {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "routelet test authority");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca_certificate = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca, &ca_key))
+            .unwrap();
+        TestAuthority {
+            ca_pem: ca_certificate.pem(),
+            certificate: leaf.der().clone(),
+            key: leaf_key.serialize_der(),
+        }
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.certificate.clone()], key)
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
     }
 }
 
@@ -386,6 +447,51 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
     }
     drop(fillers);
     drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_is_verified_against_the_roots_and_the_apps_own_authority() {
+    let authority = TestAuthority::new();
+    let upstream = Upstream::start_tls(&authority).await;
+    let url = format!("https://{}/hello", upstream.addr);
+    let allow = format!(
+        "[routes.\"/api/proxy\"]\nallowed_outbound_hosts = [\"https://{}\"]\n",
+        upstream.addr
+    );
+
+    // The Mozilla roots do not vouch for this authority: the handshake fails, and says why.
+    let server = start(&dist_with("outbound-tls-untrusted", &allow));
+    let got = call(&server, "proxy", &url, "").await;
+    assert_eq!(got["error"], "Tls", "{got}");
+    assert!(
+        got["message"]
+            .as_str()
+            .unwrap()
+            .contains("TLS-certificate-error"),
+        "{got}"
+    );
+    assert!(
+        server.wait_for_log("TLS with https://127.0.0.1:"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), 0);
+    drop(server);
+
+    // Trusted once the app names its authority, and pooled like plain HTTP.
+    let config = format!(
+        "[outbound_http]\nca_certificates = '''\n{}'''\n\n{allow}",
+        authority.ca_pem
+    );
+    let server = start(&dist_with("outbound-tls-trusted", &config));
+    let before = upstream.connections.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        let got = call(&server, "proxy", &url, "").await;
+        assert_eq!(got["status"], 200, "{got}");
+        assert_eq!(got["body"], "hello from upstream");
+    }
+    let opened = upstream.connections.load(Ordering::SeqCst) - before;
+    assert!(opened < 3, "3 HTTPS calls opened {opened} connections");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

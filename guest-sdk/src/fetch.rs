@@ -366,9 +366,18 @@ impl FetchError {
                 "the destination cannot be reached".to_owned(),
             ),
             C::ConnectionLimitReached => (K::Connection, "too many connections".to_owned()),
-            C::TlsProtocolError | C::TlsCertificateError | C::TlsAlertReceived(_) => {
-                (K::Tls, format!("TLS failed ({code:?})"))
-            }
+            C::TlsCertificateError => (
+                K::Tls,
+                "the server's certificate is not trusted (TLS-certificate-error)".to_owned(),
+            ),
+            C::TlsAlertReceived(payload) => (
+                K::Tls,
+                format!(
+                    "the server ended the TLS handshake ({})",
+                    payload.alert_message.as_deref().unwrap_or("an alert")
+                ),
+            ),
+            C::TlsProtocolError => (K::Tls, "TLS failed (TLS-protocol-error)".to_owned()),
             C::HttpRequestUriInvalid | C::HttpRequestMethodInvalid => (
                 K::InvalidRequest,
                 format!("the request is not valid ({code:?})"),

@@ -79,8 +79,8 @@ pub struct Checked {
     limits: Vec<RouteLimits>,
     /// For each route: where it may send HTTP requests.
     allow_lists: Vec<AllowList>,
-    /// `[outbound_http]`, for the deployment's one outbound client.
-    outbound: outbound_http::config::Settings,
+    /// The deployment's one outbound client, from `[outbound_http]`.
+    outbound: outbound_http::Client,
 }
 
 impl Checked {
@@ -135,7 +135,9 @@ impl App {
             started.elapsed()
         );
         let app_limits = RouteLimits::app(&config.limits, &runtime.limits)?;
-        let outbound = outbound_http::config::Settings::from_config(&config.outbound_http)?;
+        let outbound = outbound_http::Client::new(outbound_http::config::Settings::from_config(
+            &config.outbound_http,
+        )?)?;
         let mut kinds = Vec::with_capacity(components.len());
         let mut limits = Vec::with_capacity(components.len());
         let mut allow_lists = Vec::with_capacity(components.len());
@@ -193,9 +195,8 @@ impl App {
             app_limits,
             limits,
             allow_lists,
-            outbound,
+            outbound: client,
         } = checked;
-        let client = outbound_http::Client::new(outbound)?;
         let mut runtime = runtime;
         // Pages run under the app's limits; API routes under their own.
         runtime.limits.memory_bytes = app_limits.memory_bytes;

@@ -119,6 +119,13 @@ impl Target {
             .trim_end_matches('.');
         let host = match bare.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip),
+            // `1.2.3` would resolve as 1.2.0.3: a name that is not one is refused.
+            Err(_) if bare.chars().all(|c| c.is_ascii_digit() || c == '.') => {
+                return Err(format!("{uri}: {host} is not a valid IP address"));
+            }
+            Err(_) if !is_host_name(bare) => {
+                return Err(format!("{uri}: {host} is not a host name"));
+            }
             Err(_) => Host::Name(bare.to_ascii_lowercase()),
         };
         let port = uri.port_u16().unwrap_or(scheme.default_port());
@@ -308,14 +315,7 @@ impl HostPattern {
             Some(name) => (true, name),
             None => (false, text),
         };
-        let valid_label = |label: &str| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if name.is_empty() || !name.split('.').all(valid_label) {
+        if !is_host_name(name) {
             return Err(if name.contains('*') {
                 "a wildcard is only `*` or a leading `*.`, as in \"https://*.example.com\"".into()
             } else {
@@ -329,6 +329,18 @@ impl HostPattern {
             HostPattern::Name(name)
         })
     }
+}
+
+/// Whether `name` is a host name: dot-separated labels of letters, digits, `-` and `_`.
+fn is_host_name(name: &str) -> bool {
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    !name.is_empty() && name.split('.').all(valid_label)
 }
 
 #[cfg(test)]
@@ -442,6 +454,8 @@ mod tests {
         let target = Target::of(&"http://127.0.0.1./".parse().unwrap()).unwrap();
         assert_eq!(target.host, Host::Ip("127.0.0.1".parse().unwrap()));
         assert!(Target::of(&"ftp://example.com/".parse().unwrap()).is_err());
+        assert!(Target::of(&"http://1.2.3/".parse().unwrap()).is_err());
+        assert!(Target::of(&"http://a!b/".parse().unwrap()).is_err());
         assert!(Target::of(&"/relative".parse().unwrap()).is_err());
     }
 }

@@ -62,11 +62,20 @@ trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 impl Client {
-    /// A client with `settings`, trusting the Mozilla root certificates (`webpki-roots`).
+    /// A client with `settings`, trusting the Mozilla root certificates (`webpki-roots`) and
+    /// the app's own `ca_certificates`.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
-        let roots = tokio_rustls::rustls::RootCertStore {
+        let mut roots = tokio_rustls::rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
         };
+        for certificate in &settings.ca_certificates {
+            roots.add(certificate.clone()).map_err(|error| {
+                anyhow::anyhow!(
+                    "routelet.toml [outbound_http] ca_certificates: a certificate cannot be \
+                     trusted: {error}"
+                )
+            })?;
+        }
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -229,7 +238,7 @@ impl Client {
                 };
                 let tls = self.inner.tls.connect(name, stream).await;
                 Box::new(tls.map_err(|error| {
-                    tracing::info!(route, "TLS with {target} failed: {error}");
+                    tracing::warn!(route, "TLS with {target} failed: {error}");
                     Error::Tls(error)
                 })?)
             }

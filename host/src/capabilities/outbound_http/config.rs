@@ -6,14 +6,18 @@
 //! connect_timeout = "5s"           # DNS, TCP and TLS; a guest's request-options may only shorten it
 //! timeout = "30s"                  # a whole call, body included
 //! allowed_private_networks = []    # e.g. ["10.0.0.0/8"]: names may resolve into these
+//! ca_certificates = { env = "INTERNAL_CA_PEM" }   # PEM, trusted besides the Mozilla roots
 //! ```
 
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde::Deserialize;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 use super::address::Network;
+use crate::config::Value;
 use crate::runtime::route_limits::parse_duration;
 
 /// `[outbound_http]` as written.
@@ -27,6 +31,8 @@ pub struct OutboundConfig {
     /// Private networks that a host name may resolve into, e.g. `"10.0.0.0/8"`.
     #[serde(default)]
     pub allowed_private_networks: Vec<String>,
+    /// PEM certificates of authorities to trust besides the Mozilla roots, e.g. an internal CA.
+    pub ca_certificates: Option<Value>,
 }
 
 /// The client's settings, resolved once per deployment.
@@ -38,6 +44,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Non-public networks names may still resolve into.
     pub private_networks: Vec<Network>,
+    /// Authorities trusted besides the Mozilla roots.
+    pub ca_certificates: Vec<CertificateDer<'static>>,
 }
 
 impl Default for Settings {
@@ -46,6 +54,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             private_networks: Vec::new(),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -72,6 +81,20 @@ impl Settings {
                 })
             })
             .collect::<anyhow::Result<_>>()?;
+        if let Some(value) = &config.ca_certificates {
+            let pem = value.resolve("[outbound_http] ca_certificates")?;
+            settings.ca_certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|error| {
+                    anyhow::anyhow!("{section}: ca_certificates is not valid PEM: {error}")
+                })?;
+            if settings.ca_certificates.is_empty() {
+                bail!(
+                    "{section}: ca_certificates holds no certificate; it is PEM text, \
+                     -----BEGIN CERTIFICATE----- ..."
+                );
+            }
+        }
         Ok(settings)
     }
 }
@@ -89,6 +112,7 @@ mod tests {
             connect_timeout: Some("250ms".into()),
             timeout: Some("2s".into()),
             allowed_private_networks: vec!["10.0.0.0/8".into()],
+            ca_certificates: None,
         })
         .unwrap();
         assert_eq!(settings.connect_timeout, Duration::from_millis(250));
@@ -113,5 +137,14 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{error:#}").contains("\"intranet\""), "{error:#}");
+        let error = Settings::from_config(&OutboundConfig {
+            ca_certificates: Some(Value::Literal("not a certificate".into())),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("holds no certificate"),
+            "{error:#}"
+        );
     }
 }

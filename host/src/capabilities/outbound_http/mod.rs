@@ -9,6 +9,8 @@ pub mod config;
 
 use std::sync::Arc;
 
+use tokio_rustls::rustls;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, TlsAlertReceivedPayload};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use allow_list::AllowList;
@@ -65,6 +67,23 @@ impl Outbound {
 }
 
 impl WasiHttpHooks for Outbound {
+    /// A certificate the roots do not vouch for is `TLS-certificate-error`, not a protocol error.
+    fn p2_error_from_tls(&mut self, error: &std::io::Error) -> ErrorCode {
+        match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            Some(rustls::Error::InvalidCertificate(_)) => ErrorCode::TlsCertificateError,
+            Some(rustls::Error::AlertReceived(alert)) => {
+                ErrorCode::TlsAlertReceived(TlsAlertReceivedPayload {
+                    alert_id: None,
+                    alert_message: Some(format!("{alert:?}")),
+                })
+            }
+            _ => ErrorCode::TlsProtocolError,
+        }
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
