@@ -6,14 +6,11 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{
-    Server, app_with, build_app, client, copy_dir, fresh_data_dir, run_routelet, scratch_dir,
-};
+use support::{Server, built_app, client, dist_with_config, fresh_data_dir, run_routelet};
 
 const VERSION_ROUTE: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -40,34 +37,24 @@ pub fn render() -> String {
 "#;
 
 /// The app's dist, built once for this test binary.
-fn built() -> &'static Path {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    DIST.get_or_init(|| {
-        let app = app_with(
-            "deploy-app",
-            &[
-                ("pages/api/version.rs", VERSION_ROUTE),
-                ("pages/api/ping.rs", PING_ROUTE),
-                ("pages/about.rs", ABOUT_PAGE),
-            ],
-        );
-        let dist = app.join("dist");
-        let (ok, stdout, stderr) = build_app(&app, &dist);
-        assert!(ok, "{stdout}\n{stderr}");
-        dist
-    })
+fn built() -> PathBuf {
+    built_app(
+        "deploy-app",
+        &[
+            ("pages/api/version.rs", VERSION_ROUTE),
+            ("pages/api/ping.rs", PING_ROUTE),
+            ("pages/about.rs", ABOUT_PAGE),
+        ],
+    )
 }
 
 /// A copy of the built dist whose `/api/version` answers `version`.
 fn version_dist(version: &str) -> PathBuf {
-    let dist = scratch_dir(&format!("deploy-{version}-{}", unique())).join("dist");
-    copy_dir(built(), &dist);
-    std::fs::write(
-        dist.join("routelet.toml"),
-        format!("[routes.\"/api/version\".env]\nVERSION = \"{version}\"\n"),
+    dist_with_config(
+        &built(),
+        &format!("deploy-{version}-{}", unique()),
+        &format!("[routes.\"/api/version\".env]\nVERSION = \"{version}\"\n"),
     )
-    .unwrap();
-    dist
 }
 
 fn unique() -> usize {
@@ -480,15 +467,7 @@ async fn a_restart_serves_the_last_active_deployment_and_compiles_nothing() {
             ready.ends_with("ms") && !ready.ends_with("µs") && ready.len() <= 5,
             "ready in {ready}: well under a second is expected\n{printed}"
         );
-        let metrics = client()
-            .get(format!("{}/metrics", server.admin_url()))
-            .bearer_auth(token_of(&data))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics(&data).await;
         assert!(
             metrics.contains("routelet_compile_cache_misses_total 0\n"),
             "{metrics}"

@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{Server, app_with, build_app, client, copy_dir, fresh_data_dir, scratch_dir};
+use support::{Server, built_app, client, dist_with_config};
 
 const HOG: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -92,43 +91,25 @@ max_concurrent = 1
 response_warning = "1MiB"
 "#;
 
-fn built() -> &'static Path {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    DIST.get_or_init(|| {
-        let app = app_with(
-            "limits-app",
-            &[
-                ("pages/api/hog.rs", HOG),
-                ("pages/api/spin.rs", SPIN),
-                ("pages/api/upload.rs", UPLOAD),
-                ("pages/api/big.rs", BIG),
-                ("pages/api/ping.rs", PING),
-                ("pages/api/panic.rs", PANIC),
-            ],
-        );
-        let dist = app.join("dist");
-        let (ok, stdout, stderr) = build_app(&app, &dist);
-        assert!(ok, "{stdout}\n{stderr}");
-        dist
-    })
-}
-
+/// The app's dist with `config` as its `routelet.toml`.
 fn dist_with(name: &str, config: &str) -> PathBuf {
-    let dist = scratch_dir(name).join("dist");
-    copy_dir(built(), &dist);
-    std::fs::write(dist.join("routelet.toml"), config).unwrap();
-    dist
-}
-
-fn start(dist: &Path) -> Server {
-    let data = fresh_data_dir();
-    Server::try_start_with(dist, &["--data-dir", data.to_str().unwrap()])
-        .unwrap_or_else(|message| panic!("{message}"))
+    let built = built_app(
+        "limits-app",
+        &[
+            ("pages/api/hog.rs", HOG),
+            ("pages/api/spin.rs", SPIN),
+            ("pages/api/upload.rs", UPLOAD),
+            ("pages/api/big.rs", BIG),
+            ("pages/api/ping.rs", PING),
+            ("pages/api/panic.rs", PANIC),
+        ],
+    );
+    dist_with_config(&built, name, config)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_limit_answers_with_its_status_and_names_the_route_and_limit() {
-    let server = start(&dist_with("limits-ok", CONFIG));
+    let server = Server::start(&dist_with("limits-ok", CONFIG));
     let http = client();
 
     // Memory: the guest's allocation fails at 16 MiB and it traps.
@@ -227,10 +208,7 @@ fn a_bad_limit_stops_the_start_naming_the_key_and_the_route() {
         ("[limits]\nspeed = \"fast\"\n", "unknown field `speed`"),
     ] {
         let dist = dist_with("limits-bad", config);
-        let data = fresh_data_dir();
-        let error = Server::try_start_with(&dist, &["--data-dir", data.to_str().unwrap()])
-            .err()
-            .expect("the start must fail");
+        let error = Server::try_start(&dist).err().expect("the start must fail");
         assert!(error.contains(needle), "{needle} missing from\n{error}");
     }
 }
@@ -347,7 +325,7 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) -> Result<(), String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
-    let server = start(&dist_with("torture", CONFIG));
+    let server = Server::start(&dist_with("torture", CONFIG));
     let pid = server.pid();
     let http = client();
     let addr = server.addr;

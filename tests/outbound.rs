@@ -8,9 +8,9 @@ mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use support::{Server, app_with, build_app, client, copy_dir, fresh_data_dir, scratch_dir};
+use support::{Server, built_app, client, dist_with_config, fresh_data_dir};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -59,29 +59,17 @@ pub fn handler(req: Request) -> Response {
 }
 "#;
 
-fn built() -> &'static Path {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    DIST.get_or_init(|| {
-        let app = app_with(
-            "outbound-app",
-            &[
-                ("pages/api/proxy.rs", PROXY),
-                // The same code with no allow-list.
-                ("pages/api/closed.rs", PROXY),
-            ],
-        );
-        let dist = app.join("dist");
-        let (ok, stdout, stderr) = build_app(&app, &dist);
-        assert!(ok, "{stdout}\n{stderr}");
-        dist
-    })
-}
-
+/// The app's dist with `config` as its `routelet.toml`.
 fn dist_with(name: &str, config: &str) -> PathBuf {
-    let dist = scratch_dir(name).join("dist");
-    copy_dir(built(), &dist);
-    std::fs::write(dist.join("routelet.toml"), config).unwrap();
-    dist
+    let built = built_app(
+        "outbound-app",
+        &[
+            ("pages/api/proxy.rs", PROXY),
+            // The same code with no allow-list.
+            ("pages/api/closed.rs", PROXY),
+        ],
+    );
+    dist_with_config(&built, name, config)
 }
 
 /// A real HTTP/1.1 server on loopback: `/slow` answers after 10 s, `/echo` echoes the method and
@@ -220,12 +208,6 @@ async fn call(server: &Server, route: &str, url: &str, extra: &str) -> Value {
     response.json().await.unwrap()
 }
 
-fn start(dist: &Path) -> Server {
-    let data = fresh_data_dir();
-    Server::try_start_with(dist, &["--data-dir", data.to_str().unwrap()])
-        .unwrap_or_else(|message| panic!("{message}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_allowed_hosts_are_reachable_and_names_never_reach_loopback() {
     let upstream = Upstream::start().await;
@@ -240,7 +222,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{port}", "http://localhost:{port}"]
 "#
         ),
     );
-    let server = start(&dist);
+    let server = Server::start(&dist);
 
     // The allowed address: reached, with its body, headers, and a request body on the way.
     let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
@@ -337,7 +319,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{port}"]
 "#
         ),
     );
-    let server = start(&dist);
+    let server = Server::start(&dist);
 
     // Sequential calls from separate requests share one pooled connection.
     for _ in 0..5 {
@@ -421,7 +403,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
             addr.port()
         ),
     );
-    let server = start(&dist);
+    let server = Server::start(&dist);
     let url = format!("http://{addr}/hello");
     // The host's limit, and the guest's when it is shorter; a longer one changes nothing.
     for (extra, at_least, below) in [
@@ -460,7 +442,7 @@ async fn https_is_verified_against_the_roots_and_the_apps_own_authority() {
     );
 
     // The Mozilla roots do not vouch for this authority: the handshake fails, and says why.
-    let server = start(&dist_with("outbound-tls-untrusted", &allow));
+    let server = Server::start(&dist_with("outbound-tls-untrusted", &allow));
     let got = call(&server, "proxy", &url, "").await;
     assert_eq!(got["error"], "Tls", "{got}");
     assert!(
@@ -483,7 +465,7 @@ async fn https_is_verified_against_the_roots_and_the_apps_own_authority() {
         "[outbound_http]\nca_certificates = '''\n{}'''\n\n{allow}",
         authority.ca_pem
     );
-    let server = start(&dist_with("outbound-tls-trusted", &config));
+    let server = Server::start(&dist_with("outbound-tls-trusted", &config));
     let before = upstream.connections.load(Ordering::SeqCst);
     for _ in 0..3 {
         let got = call(&server, "proxy", &url, "").await;
@@ -513,16 +495,7 @@ async fn denials_are_counted_in_metrics() {
         let got = call(&server, "proxy", &upstream.url("/hello"), "").await;
         assert_eq!(got["error"], "Denied", "{got}");
     }
-    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
-    let metrics = client()
-        .get(format!("{}/metrics", server.admin_url()))
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics(&data).await;
     assert!(
         metrics.contains("routelet_outbound_denied_total{route=\"/api/proxy\"} 2"),
         "{metrics}"

@@ -243,6 +243,19 @@ impl Server {
         );
     }
 
+    /// The admin API's `/metrics`, with the token the host wrote into `data`.
+    pub async fn metrics(&self, data: &Path) -> String {
+        let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+        let response = client()
+            .get(format!("{}/metrics", self.admin_url()))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// Everything the host printed on stdout so far.
     pub fn printed(&self) -> String {
         self.stdout.lock().unwrap().clone()
@@ -393,6 +406,30 @@ pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
         std::fs::write(path, text).unwrap();
     }
     app
+}
+
+/// Builds an app made of `files` (see [`app_with`]) once per test binary, and returns its dist.
+pub fn built_app(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dist) = built.get(name) {
+        return dist.clone();
+    }
+    let app = app_with(name, files);
+    let dist = app.join("dist");
+    let (ok, stdout, stderr) = build_app(&app, &dist);
+    assert!(ok, "routelet build {name} failed:\n{stdout}\n{stderr}");
+    built.insert(name.to_owned(), dist.clone());
+    dist
+}
+
+/// A private copy of `dist`, in a scratch folder called `name`, whose `routelet.toml` is `config`.
+pub fn dist_with_config(dist: &Path, name: &str, config: &str) -> PathBuf {
+    let copy = scratch_dir(name).join("dist");
+    copy_dir(dist, &copy);
+    std::fs::write(copy.join("routelet.toml"), config).unwrap();
+    copy
 }
 
 /// Runs `routelet build APP --out OUT`: whether it succeeded, its stdout and its stderr.
