@@ -109,35 +109,25 @@ const NOT_PUBLIC_V6: &[(Ipv6Addr, u8)] = &[
 /// (mapped, compatible, NAT64) are judged by that IPv4 address.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => !NOT_PUBLIC_V4
-            .iter()
-            .any(|&(net, prefix)| Network::in_v4(net, prefix, v4)),
+        IpAddr::V4(_) => !NOT_PUBLIC_V4.iter().any(|&(net, prefix)| {
+            Network {
+                addr: IpAddr::V4(net),
+                prefix,
+            }
+            .contains(ip)
+        }),
         IpAddr::V6(v6) => {
             if let Some(v4) = embedded_v4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            !NOT_PUBLIC_V6
-                .iter()
-                .any(|&(net, prefix)| Network::in_v6(net, prefix, v6))
+            !NOT_PUBLIC_V6.iter().any(|&(net, prefix)| {
+                Network {
+                    addr: IpAddr::V6(net),
+                    prefix,
+                }
+                .contains(ip)
+            })
         }
-    }
-}
-
-impl Network {
-    fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
-        Network {
-            addr: IpAddr::V4(net),
-            prefix,
-        }
-        .contains(IpAddr::V4(ip))
-    }
-
-    fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
-        Network {
-            addr: IpAddr::V6(net),
-            prefix,
-        }
-        .contains(IpAddr::V6(ip))
     }
 }
 

@@ -129,6 +129,9 @@ impl Target {
             Err(_) => Host::Name(bare.to_ascii_lowercase()),
         };
         let port = uri.port_u16().unwrap_or(scheme.default_port());
+        if port == 0 {
+            return Err(format!("{uri}: port 0 cannot be connected to"));
+        }
         Ok(Target { scheme, host, port })
     }
 }
@@ -455,6 +458,7 @@ mod tests {
         assert_eq!(target.host, Host::Ip("127.0.0.1".parse().unwrap()));
         assert!(Target::of(&"ftp://example.com/".parse().unwrap()).is_err());
         assert!(Target::of(&"http://1.2.3/".parse().unwrap()).is_err());
+        assert!(Target::of(&"http://127.0.0.1:0/".parse().unwrap()).is_err());
         assert!(Target::of(&"http://a!b/".parse().unwrap()).is_err());
         assert!(Target::of(&"/relative".parse().unwrap()).is_err());
     }
