@@ -287,8 +287,9 @@ impl Client {
             tracing::warn!(
                 route,
                 "outbound HTTP to {target} refused: {name} resolves to {}, which is not a public \
-                 address; write the address itself in allowed_outbound_hosts, or its network in \
-                 [outbound_http] allowed_private_networks",
+                 address; to reach it, call the address itself and write it in \
+                 allowed_outbound_hosts, or add its network to [outbound_http] \
+                 allowed_private_networks",
                 refused.join(", ")
             );
             return Err(Error::DestinationIpProhibited);
