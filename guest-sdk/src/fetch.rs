@@ -31,6 +31,7 @@
 //! ```
 
 use std::fmt;
+use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -42,12 +43,7 @@ use wasi::http::types::{
 use wasi::io::streams::StreamError;
 
 use crate::Headers;
-
-/// The most `blocking-write-and-flush` takes in one call.
-const CHUNK: usize = 4096;
-
-/// The most asked of `blocking-read` in one call.
-const READ_CHUNK: u64 = 64 * 1024;
+use crate::runtime::{READ_CHUNK, StreamWriter, headers_of};
 
 /// Sends `request` (a URL, or a [`FetchRequest`]) and reads the whole response.
 ///
@@ -82,10 +78,7 @@ pub fn fetch(request: impl Into<FetchRequest>) -> Result<FetchResponse, FetchErr
         .map_err(|code| FetchError::from_code(&request.url, code))?;
 
     let status = response.status();
-    let mut headers = Headers::default();
-    for (name, value) in response.headers().entries() {
-        headers.append(&name, String::from_utf8_lossy(&value).into_owned());
-    }
+    let headers = headers_of(&response.headers());
     let incoming = response
         .consume()
         .map_err(|()| FetchError::other(&request.url, "the response body was already taken"))?;
@@ -518,10 +511,9 @@ fn options(request: &FetchRequest) -> Option<RequestOptions> {
 /// Streams the request body; an `Err` means the host stopped taking it.
 fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), ()> {
     let stream = body.write()?;
-    for chunk in bytes.chunks(CHUNK) {
-        stream.blocking_write_and_flush(chunk).map_err(drop)?;
-    }
-    Ok(())
+    StreamWriter { stream: &stream }
+        .write_all(bytes)
+        .map_err(drop)
 }
 
 fn read_body(body: &IncomingBody, url: &str) -> Result<Vec<u8>, FetchError> {

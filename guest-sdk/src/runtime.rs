@@ -17,7 +17,7 @@ use crate::{Config, Error, Headers, IntoResponse, Request, Response, bindings};
 const CHUNK: usize = 4096;
 
 /// The most asked of `blocking-read` in one call while reading a body.
-const READ_CHUNK: u64 = 64 * 1024;
+pub(crate) const READ_CHUNK: u64 = 64 * 1024;
 
 /// Serves one request with `handler`: what [`export_route!`](crate::export_route) calls.
 pub fn serve<H, R>(
@@ -39,14 +39,10 @@ pub fn serve<H, R>(
 /// Turns the `wasi:http` request into a [`Request`], reading the body unless the route streams it.
 fn read_request(request: IncomingRequest, config: &Config) -> Result<Request, Error> {
     let (pattern, params) = bindings::route_context();
-    let mut headers = Headers::default();
-    for (name, value) in request.headers().entries() {
-        headers.append(&name, String::from_utf8_lossy(&value).into_owned());
-    }
     let parts = Parts {
         method: method_name(request.method()),
         url: request.path_with_query().unwrap_or_else(|| "/".to_owned()),
-        headers,
+        headers: headers_of(&request.headers()),
         pattern,
         params,
     };
@@ -63,6 +59,16 @@ fn read_request(request: IncomingRequest, config: &Config) -> Result<Request, Er
         done: false,
     };
     Request::from_parts(parts, Box::new(reader), config)
+}
+
+/// A request's or response's `wasi:http` fields as [`Headers`]; values that are not UTF-8 get
+/// U+FFFD.
+pub(crate) fn headers_of(fields: &Fields) -> Headers {
+    let mut headers = Headers::default();
+    for (name, value) in fields.entries() {
+        headers.append(&name, String::from_utf8_lossy(&value).into_owned());
+    }
+    headers
 }
 
 fn method_name(method: Method) -> String {
@@ -196,9 +202,9 @@ fn write_body(stream: &OutputStream, body: ResponseBody) -> io::Result<()> {
     writer.flush()
 }
 
-/// Writes to the response stream, at most [`CHUNK`] bytes per `blocking-write-and-flush`.
-struct StreamWriter<'a> {
-    stream: &'a OutputStream,
+/// Writes to a body stream, at most [`CHUNK`] bytes per `blocking-write-and-flush`.
+pub(crate) struct StreamWriter<'a> {
+    pub(crate) stream: &'a OutputStream,
 }
 
 impl Write for StreamWriter<'_> {

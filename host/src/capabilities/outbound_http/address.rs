@@ -31,17 +31,6 @@ impl Network {
             _ => false,
         }
     }
-
-    /// A network of exactly one address.
-    pub fn single(addr: IpAddr) -> Self {
-        let prefix = if addr.is_ipv4() { 32 } else { 128 };
-        Network { addr, prefix }
-    }
-
-    /// Whether this names one address rather than a range.
-    pub fn is_single(&self) -> bool {
-        self.prefix == if self.addr.is_ipv4() { 32 } else { 128 }
-    }
 }
 
 impl FromStr for Network {
@@ -202,7 +191,6 @@ mod tests {
         assert!(!net.contains(ip("11.0.0.1")));
         assert!(!net.contains(ip("::ffff:10.0.0.1")));
         let single: Network = "127.0.0.1".parse().unwrap();
-        assert!(single.is_single());
         assert!(single.contains(ip("127.0.0.1")));
         assert!(!single.contains(ip("127.0.0.2")));
         let v6: Network = "[fd00::]/8".parse().unwrap();

@@ -55,7 +55,7 @@ impl Outbound {
         }
     }
 
-    fn refuse(&self, target: &str, error: Error, why: &str) -> SendFuture {
+    fn refuse(&self, target: &Target, error: Error, why: &str) -> SendFuture {
         crate::metrics::get().count_outbound_denied(&self.route);
         tracing::warn!(
             request_id = %self.request_id,
@@ -99,7 +99,7 @@ impl WasiHttpHooks for Outbound {
         };
         let Some(access) = self.access.clone() else {
             return self.refuse(
-                &target.to_string(),
+                &target,
                 Error::HttpRequestDenied,
                 "this route has no allowed_outbound_hosts in routelet.toml",
             );
@@ -110,7 +110,7 @@ impl WasiHttpHooks for Outbound {
                     "not in this route's allowed_outbound_hosts ({})",
                     access.allow.written().join(", ")
                 );
-                return self.refuse(&target.to_string(), Error::HttpRequestDenied, &why);
+                return self.refuse(&target, Error::HttpRequestDenied, &why);
             }
             Verdict::Prohibited => {
                 let Host::Ip(ip) = &target.host else {
@@ -118,7 +118,7 @@ impl WasiHttpHooks for Outbound {
                 };
                 if !access.client.allows_private(*ip) {
                     return self.refuse(
-                        &target.to_string(),
+                        &target,
                         Error::DestinationIpProhibited,
                         "the address is not public; write it out in allowed_outbound_hosts to \
                          allow it",
