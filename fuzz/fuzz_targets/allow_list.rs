@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use routelet::capabilities::outbound_http::allow_list::{AllowList, Target, Verdict};
+use routelet::factors::outbound_http::allow_list::{AllowList, Target, Verdict};
 
 fuzz_target!(|data: &str| {
     let mut lines = data.split('\n');

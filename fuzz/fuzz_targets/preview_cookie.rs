@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use routelet::pages::preview_cookies::{PreviewKeys, PreviewState};
+use routelet::factors::preview::cookies::{PreviewKeys, PreviewState};
 
 fn keys() -> &'static PreviewKeys {
     static KEYS: OnceLock<PreviewKeys> = OnceLock::new();

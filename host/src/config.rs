@@ -9,71 +9,41 @@
 //! GREETING = "hello"
 //! ```
 //!
-//! Each capability owns its section; a route's section is keyed by its pattern as `routelet
-//! routes` prints it, and naming a route that does not exist is an error.
+//! This module knows only the file's shape: each host capability (a factor) and the limits
+//! read their own sections and route keys from it, and the app check refuses what no one
+//! reads. A route's section is keyed by its pattern as `routelet routes` prints it, and naming
+//! a route that does not exist is an error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-
-use crate::capabilities::outbound_http::AllowList;
+use serde::de::DeserializeOwned;
 
 /// The file name, in an app folder and in a dist folder.
 pub const CONFIG_FILE: &str = "routelet.toml";
 
 /// The whole of `routelet.toml`; an absent file is the default.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AppConfig {
-    /// Preview Mode's cookie secret.
-    #[serde(default)]
-    pub preview: PreviewConfig,
     /// Settings of single routes, keyed by pattern (`/api/users/[id]`).
     #[serde(default)]
     pub routes: BTreeMap<String, RouteConfig>,
-    /// `[key_value.stores.NAME]`: where named key-value stores live.
-    #[serde(default)]
-    pub key_value: crate::capabilities::key_value::config::KeyValueConfig,
-    /// `[sql.databases.NAME]`: where named SQL databases live.
-    #[serde(default)]
-    pub sql: crate::capabilities::sql::config::SqlConfig,
-    /// `[limits]`: memory, time and size limits of every route and page.
-    #[serde(default)]
-    pub limits: crate::runtime::route_limits::LimitsConfig,
-    /// `[outbound_http]`: timeouts and private networks of the app's outbound client.
-    #[serde(default)]
-    pub outbound_http: crate::capabilities::outbound_http::config::OutboundConfig,
-}
-
-/// `[preview]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewConfig {
-    /// Signs and encrypts the preview cookies; without it each build makes its own.
-    pub secret: Option<Value>,
+    /// Every other top-level section, e.g. `[limits]` or `[key_value]`, read by its owner.
+    #[serde(flatten)]
+    sections: toml::Table,
 }
 
 /// `[routes."PATTERN"]`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Environment variables this route's guest sees, and no other route.
     #[serde(default)]
     pub env: BTreeMap<String, Value>,
-    /// Key-value stores this route may open besides `default`.
-    #[serde(default)]
-    pub key_value_stores: Vec<String>,
-    /// SQL databases this route may open besides `default`.
-    #[serde(default)]
-    pub sql_databases: Vec<String>,
-    /// This route's own limits, over `[limits]`.
-    #[serde(default)]
-    pub limits: Option<crate::runtime::route_limits::LimitsConfig>,
-    /// Where this API route may send HTTP requests, e.g. `"https://api.example.com"`.
-    #[serde(default)]
-    pub allowed_outbound_hosts: Vec<String>,
+    /// Every other key, e.g. `limits` or `key_value_stores`, read by its owner.
+    #[serde(flatten)]
+    keys: toml::Table,
 }
 
 /// A configuration value: written in the file, or read from the host's environment at start.
@@ -128,12 +98,37 @@ impl AppConfig {
         Ok(toml::from_str(text)?)
     }
 
-    /// Refuses `[routes."…"]` sections that name no route, so a typo is not silently ignored,
-    /// and outbound settings that do not parse, so `routelet build` reports them too.
-    pub fn check_routes<'a>(
+    /// Section `[NAME]` as its owner's type; absent is the type's default.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> anyhow::Result<T> {
+        match self.sections.get(name) {
+            None => Ok(T::default()),
+            Some(value) => value
+                .clone()
+                .try_into()
+                .with_context(|| format!("{CONFIG_FILE} [{name}]")),
+        }
+    }
+
+    /// Refuses sections that nothing reads, `[routes."…"]` sections that name no route, and
+    /// route keys that nothing reads, so a typo is never silently ignored.
+    pub fn check_known<'a>(
         &self,
+        sections: &[&str],
+        route_keys: &[&str],
         patterns: impl IntoIterator<Item = &'a str>,
     ) -> anyhow::Result<()> {
+        for name in self.sections.keys() {
+            if !sections.contains(&name.as_str()) {
+                bail!(
+                    "{CONFIG_FILE}: unknown section [{name}]; known sections are [routes], {}",
+                    sections
+                        .iter()
+                        .map(|s| format!("[{s}]"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
         let known: std::collections::HashSet<&str> = patterns.into_iter().collect();
         for (pattern, route) in &self.routes {
             if !known.contains(pattern.as_str()) {
@@ -142,9 +137,20 @@ impl AppConfig {
                      as `routelet routes` prints them, e.g. /api/users/[id]"
                 );
             }
-            route.allow_list(pattern)?;
+            for key in route.keys.keys() {
+                if !route_keys.contains(&key.as_str()) {
+                    bail!(
+                        "{CONFIG_FILE}: [routes.\"{pattern}\"]: unknown field `{key}`, expected \
+                         one of `env`, {}",
+                        route_keys
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
         }
-        crate::capabilities::outbound_http::config::Settings::from_config(&self.outbound_http)?;
         Ok(())
     }
 
@@ -155,24 +161,21 @@ impl AppConfig {
 }
 
 impl RouteConfig {
-    /// Refuses outbound hosts for a page: pages are rendered without network access.
-    pub fn check_page(&self, pattern: &str, file: &str) -> anyhow::Result<()> {
-        if !self.allowed_outbound_hosts.is_empty() {
-            bail!(
-                "{CONFIG_FILE}: [routes.\"{pattern}\"]: {file} is a page, and pages never get \
-                 network access; allowed_outbound_hosts is for API routes"
-            );
+    /// Key `name` of this route's section as its owner's type; absent is `None`.
+    pub fn key<T: DeserializeOwned>(&self, pattern: &str, name: &str) -> anyhow::Result<Option<T>> {
+        match self.keys.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .clone()
+                .try_into()
+                .map(Some)
+                .with_context(|| format!("{CONFIG_FILE} [routes.\"{pattern}\"] {name}")),
         }
-        Ok(())
     }
 
-    /// The route's `allowed_outbound_hosts`, parsed; an error names the route and the entry.
-    pub fn allow_list(&self, pattern: &str) -> anyhow::Result<AllowList> {
-        AllowList::parse(&self.allowed_outbound_hosts).map_err(|why| {
-            anyhow::anyhow!(
-                "{CONFIG_FILE}: [routes.\"{pattern}\"] allowed_outbound_hosts entry {why}"
-            )
-        })
+    /// Whether this route's section sets `name` at all.
+    pub fn has(&self, name: &str) -> bool {
+        self.keys.contains_key(name)
     }
 
     /// The route's environment, resolved now, so a missing variable stops the start.
@@ -242,23 +245,50 @@ mod tests {
     }
 
     #[test]
-    fn bad_outbound_entries_name_route_and_entry() {
-        let config = AppConfig::parse(
-            r#"[routes."/api/a"]
-            allowed_outbound_hosts = ["https://ok.example.com", "example.com"]"#,
-        )
-        .unwrap();
-        let error = config.check_routes(["/api/a"]).unwrap_err().to_string();
-        assert!(error.contains("[routes.\"/api/a\"]"), "{error}");
-        assert!(error.contains("\"example.com\""), "{error}");
-        assert!(error.contains("write the scheme"), "{error}");
+    fn unknown_sections_keys_and_routes_are_refused() {
+        let config = AppConfig::parse("[routes.\"/a\"]\nenvv = {}").unwrap();
+        let error = config
+            .check_known(&["limits"], &["limits"], ["/a"])
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `envv`"),
+            "{error}"
+        );
+        let config = AppConfig::parse("[limitz]\nmemory = \"1MiB\"").unwrap();
+        let error = config.check_known(&["limits"], &[], []).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown section [limitz]"),
+            "{error}"
+        );
+        let config = AppConfig::parse("[routes.\"/api/nope\"]").unwrap();
+        let error = config.check_known(&[], &[], ["/api/yes"]).unwrap_err();
+        assert!(error.to_string().contains("/api/nope"), "{error}");
     }
 
     #[test]
-    fn unknown_keys_and_routes_are_refused() {
-        assert!(AppConfig::parse("[routes.\"/a\"]\nenvv = {}").is_err());
-        let config = AppConfig::parse("[routes.\"/api/nope\"]").unwrap();
-        let error = config.check_routes(["/api/yes"]).unwrap_err();
-        assert!(error.to_string().contains("/api/nope"), "{error}");
+    fn sections_and_keys_are_read_by_their_owner() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Section {
+            size: Option<String>,
+        }
+        let config = AppConfig::parse(
+            "[thing]\nsize = \"1\"\n[routes.\"/a\"]\nlist = [\"x\"]\n[other]\nsise = 1",
+        )
+        .unwrap();
+        let section: Section = config.section("thing").unwrap();
+        assert_eq!(section.size.as_deref(), Some("1"));
+        assert!(config.section::<Section>("absent").unwrap().size.is_none());
+        let error = config.section::<Section>("other").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("unknown field `sise`"),
+            "{error:#}"
+        );
+        let route = config.route("/a").unwrap();
+        assert_eq!(
+            route.key::<Vec<String>>("/a", "list").unwrap().unwrap(),
+            ["x"]
+        );
+        assert!(route.key::<Vec<String>>("/a", "none").unwrap().is_none());
     }
 }

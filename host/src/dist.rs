@@ -38,10 +38,36 @@ pub struct Manifest {
 pub struct ManifestPage {
     /// The page's pattern, e.g. `/blog/[slug]`.
     pub pattern: String,
-    /// `"false"`, `"true"` or `"blocking"`, as `getStaticPaths` said.
-    pub fallback: String,
+    /// What `getStaticPaths` said of paths it did not list.
+    pub fallback: ManifestFallback,
     /// Every path generated, in the order `getStaticPaths` listed them.
     pub paths: Vec<ManifestPath>,
+}
+
+/// A page's `fallback`, spelled as Next.js's `getStaticPaths` spells it; any other spelling in a
+/// manifest is an error, not a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManifestFallback {
+    /// `fallback: false`: unlisted paths are 404.
+    #[serde(rename = "false")]
+    None,
+    /// `fallback: true`: rendered on first request.
+    #[serde(rename = "true")]
+    Render,
+    /// `fallback: 'blocking'`: rendered on first request, the client waits.
+    #[serde(rename = "blocking")]
+    Blocking,
+}
+
+impl ManifestFallback {
+    /// As the manifest and the build's summary write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ManifestFallback::None => "false",
+            ManifestFallback::Render => "true",
+            ManifestFallback::Blocking => "blocking",
+        }
+    }
 }
 
 /// One generated path of a page.

@@ -31,5 +31,5 @@ mod table;
 pub use error::RouteError;
 pub use lookup::{Lookup, Match, ParamValue, Params};
 pub use normalize::{Normalized, normalize};
-pub use pattern::{Route, Segment, pattern_from_page_path};
+pub use pattern::{Route, Segment, is_api_route, pattern_from_page_path};
 pub use table::RouteTable;

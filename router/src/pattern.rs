@@ -112,6 +112,12 @@ pub fn pattern_from_page_path(path: &str) -> String {
     p
 }
 
+/// Whether the route at `pattern` is an API route: Next.js treats every page under
+/// `pages/api/` (and `pages/api.*` itself) as one, whatever it exports.
+pub fn is_api_route(pattern: &str) -> bool {
+    pattern == "/api" || pattern.starts_with("/api/")
+}
+
 /// A validated route pattern with its parsed segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -165,6 +171,15 @@ impl Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_routes_are_those_under_api() {
+        assert!(is_api_route("/api"));
+        assert!(is_api_route("/api/users/[id]"));
+        assert!(!is_api_route("/apis"));
+        assert!(!is_api_route("/blog/api"));
+        assert!(!is_api_route("/"));
+    }
 
     #[test]
     fn page_paths() {

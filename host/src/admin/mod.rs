@@ -22,9 +22,9 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Serialize;
 
+use crate::app::Live;
 use crate::deploy::{DeployError, Deployer};
-use crate::server::Live;
-use crate::server::responses::{self, Body};
+use crate::response::{self as responses, Body};
 use token::AdminToken;
 
 /// The largest upload the admin API reads: a bundle or one component.

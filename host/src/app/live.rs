@@ -1,14 +1,11 @@
 //! The deployment being served, swapped atomically: a request keeps the version it started on
 //! until its response is complete, and new requests see only the newest.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hyper::body::Incoming;
 
 use super::App;
-use super::responses::Body;
 
 /// The active app behind one atomic pointer.
 pub struct Live {
@@ -32,15 +29,5 @@ impl Live {
     /// until its last request is done.
     pub fn swap(&self, app: App) -> Arc<App> {
         self.app.swap(Arc::new(app))
-    }
-
-    /// Answers one request with the app that is current when it arrives.
-    pub async fn handle(
-        self: Arc<Self>,
-        request: hyper::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> hyper::Response<Body> {
-        let app = self.current();
-        app.handle(request, peer).await
     }
 }

@@ -8,8 +8,8 @@ use anyhow::Context;
 use http::{HeaderValue, Method, StatusCode, header};
 use percent_encoding::percent_decode_str;
 
-use super::responses::{self, Body};
 use crate::dist::{sha256_hex, slash_path};
+use crate::response::{self as responses, Body};
 
 /// One servable file.
 #[derive(Debug)]
@@ -74,6 +74,11 @@ impl PublicFiles {
     /// How many files there are.
     pub fn len(&self) -> usize {
         self.files.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

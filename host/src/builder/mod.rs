@@ -16,6 +16,7 @@ pub use output::BuildReport;
 
 use crate::config::AppConfig;
 use crate::dist::{page_path_of, route_table, slash_path};
+use crate::factors::{Role, RouteSetup};
 
 /// What `routelet build` was asked to do.
 pub struct BuildOptions {
@@ -72,7 +73,7 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
         let pattern = pattern_from_page_path(&page_path);
         let place = route_file::Place {
             pattern: &pattern,
-            is_api: page_path == "api" || page_path.starts_with("api/"),
+            is_api: routelet_router::is_api_route(&pattern),
             is_dynamic: pattern.contains('['),
         };
         let info =
@@ -97,12 +98,20 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
         .with_context(|| format!("invalid route layout in {}", pages.display()))?;
 
     let config = AppConfig::load(&app)?;
-    config.check_routes(table.iter().map(|(route, _)| route.pattern()))?;
-    for (route, source) in table.iter() {
-        if let (Some(_), Some(settings)) = (&source.page, config.route(route.pattern())) {
-            settings.check_page(route.pattern(), &source.relative)?;
-        }
-    }
+    let setups: Vec<RouteSetup<'_>> = table
+        .iter()
+        .map(|(route, source)| RouteSetup {
+            pattern: route.pattern(),
+            file: &source.relative,
+            role: if source.page.is_some() {
+                Role::Page
+            } else {
+                Role::Route
+            },
+            config: config.route(route.pattern()),
+        })
+        .collect();
+    crate::app::check::check_config(&config, &setups)?;
 
     toolchain::ensure_wasm_target()?;
     let workspace = workspace::generate(&app, &table)?;

@@ -9,13 +9,13 @@ use routelet_router::RouteTable;
 use super::RouteSource;
 use super::cargo::Artifacts;
 use super::workspace::Workspace;
-use crate::capabilities::grants::Grants;
-use crate::capabilities::sql::migrations::{self, MIGRATIONS_DIR};
 use crate::config::{AppConfig, CONFIG_FILE};
 use crate::dist::{
     MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
 };
-use crate::pages::prerender::{PageSummary, prerender};
+use crate::factors::preview::PreviewConfig;
+use crate::factors::sql::migrations::{self, MIGRATIONS_DIR};
+use crate::static_pages::prerender::{PageSummary, prerender};
 
 /// What a build wrote, for the summary table.
 pub struct BuildReport {
@@ -76,7 +76,8 @@ pub fn write_dist(
         std::fs::copy(&config, staging.join(CONFIG_FILE))
             .with_context(|| format!("copying {CONFIG_FILE}"))?;
     }
-    if AppConfig::load(app)?.preview.secret.is_none() {
+    let preview: PreviewConfig = AppConfig::load(app)?.section("preview")?;
+    if preview.secret.is_none() {
         // A fresh secret per build, as Next.js makes one per build: older preview cookies
         // stop counting when a new build is served.
         let mut secret = [0u8; 32];
@@ -88,7 +89,7 @@ pub fn write_dist(
     }
     copy_tree(&app.join("data"), &staging.join("data"))?;
     let config = AppConfig::load(app)?;
-    let page_files: Vec<(String, RouteFile, Grants)> = table
+    let page_files: Vec<(String, RouteFile)> = table
         .iter()
         .zip(&routes)
         .filter(|((_, source), _)| source.page.is_some())
@@ -100,7 +101,6 @@ pub fn write_dist(
                     path: staging.join(&built.file),
                     sha256: None,
                 },
-                Grants::of(config.route(route.pattern())),
             )
         })
         .collect();

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use notify::{RecursiveMode, Watcher};
 
+use crate::app::{self, App, Live};
 use crate::builder::{self, BuildOptions};
-use crate::deploy::open_app;
+use crate::engine::Engine;
+use crate::engine::compile_cache::CompileCache;
+use crate::engine::limits::Limits;
 use crate::metrics;
-use crate::runtime::compile_cache::CompileCache;
-use crate::runtime::engine::Runtime;
-use crate::runtime::limits::Limits;
-use crate::server::{self, Live, Stop};
+use crate::server::{self, Stop};
 
 /// What is watched, relative to the app folder.
 const WATCHED: &[&str] = &["pages", "public", "data", "routelet.toml", "Cargo.toml"];
@@ -67,8 +67,8 @@ impl DevArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let base = Arc::new(Runtime::new(Limits::default())?);
-        let cache = Arc::new(CompileCache::open(&data_dir, &base.engine)?);
+        let base = Arc::new(Engine::new(Limits::default())?);
+        let cache = Arc::new(CompileCache::open(&data_dir, &base.wasm)?);
         let builds = Builds {
             app: app_dir.clone(),
             work,
@@ -91,7 +91,7 @@ struct Builds {
     data_dir: PathBuf,
     release: bool,
     target_dir: Option<PathBuf>,
-    base: Arc<Runtime>,
+    base: Arc<Engine>,
     cache: Arc<CompileCache>,
     generation: u32,
 }
@@ -107,7 +107,7 @@ impl Builds {
                 );
                 let empty = self.work.join("empty");
                 std::fs::create_dir_all(&empty)?;
-                open_app(&self.base, &self.cache, &self.data_dir, &empty, None).await?
+                app::open(&self.base, &self.cache, &self.data_dir, &empty, None).await?
             }
         };
         let routes = first.routes().len();
@@ -151,7 +151,7 @@ impl Builds {
         }
         let handler = {
             let live = live.clone();
-            move |request, peer| live.clone().handle(request, peer)
+            move |request, peer| server::handle_live(live.clone(), request, peer)
         };
         let server = tokio::spawn(server::serve(listener, handler, stop.clone()));
         let mut stopped = stop;
@@ -196,7 +196,7 @@ impl Builds {
     }
 
     /// Builds the app into the next generation's folder and loads it.
-    async fn next(&mut self) -> anyhow::Result<crate::server::App> {
+    async fn next(&mut self) -> anyhow::Result<App> {
         self.generation += 1;
         let out = self.work.join(format!("gen-{}", self.generation));
         let options = BuildOptions {
@@ -209,7 +209,7 @@ impl Builds {
         tokio::task::spawn_blocking(move || builder::build(&options))
             .await
             .context("the build task failed")??;
-        open_app(&self.base, &self.cache, &self.data_dir, &out, None).await
+        app::open(&self.base, &self.cache, &self.data_dir, &out, None).await
     }
 
     /// Removes builds older than the previous one, which may still finish a request.

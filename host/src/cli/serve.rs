@@ -10,12 +10,13 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::admin::{Admin, token::AdminToken};
+use crate::app::{self, Live};
+use crate::deploy::Deployer;
 use crate::deploy::store::DeploymentStore;
-use crate::deploy::{Deployer, open_app};
-use crate::runtime::compile_cache::CompileCache;
-use crate::runtime::engine::Runtime;
-use crate::runtime::limits::Limits;
-use crate::server::{self, Live, Stop};
+use crate::engine::Engine;
+use crate::engine::compile_cache::CompileCache;
+use crate::engine::limits::Limits;
+use crate::server::{self, Stop};
 
 /// Serve a dist folder: every `pages/**.wasm` at its path, `public/` at the root.
 #[derive(clap::Args)]
@@ -56,8 +57,8 @@ impl ServeArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let base = Arc::new(Runtime::new(Limits::default())?);
-        let cache = Arc::new(CompileCache::open(&self.data_dir, &base.engine)?);
+        let base = Arc::new(Engine::new(Limits::default())?);
+        let cache = Arc::new(CompileCache::open(&self.data_dir, &base.wasm)?);
         tokio.block_on(async move {
             let stop = Stop::on_signal();
             let (live, admin) = match self.admin {
@@ -68,7 +69,7 @@ impl ServeArgs {
                              the data folder's active deployment"
                         );
                     };
-                    let app = open_app(&base, &cache, &self.data_dir, dist, None).await?;
+                    let app = app::open(&base, &cache, &self.data_dir, dist, None).await?;
                     (Live::new(app), None)
                 }
                 Some(admin_addr) => {
@@ -130,7 +131,7 @@ impl ServeArgs {
             stdout.flush()?;
             drop(stdout);
             drop(app);
-            let handler = move |request, peer| live.clone().handle(request, peer);
+            let handler = move |request, peer| server::handle_live(live.clone(), request, peer);
             let served = server::serve(listener, handler, stop).await;
             if let Some(task) = admin_task {
                 task.await.context("the admin listener failed")??;
@@ -142,7 +143,7 @@ impl ServeArgs {
     /// Opens the deployment store, imports DIST when it changed, and loads the active one.
     async fn start_deployments(
         &self,
-        base: &Arc<Runtime>,
+        base: &Arc<Engine>,
         cache: &Arc<CompileCache>,
     ) -> anyhow::Result<(Arc<Live>, Arc<Admin>)> {
         let token = AdminToken::load(self.admin_token_file.as_deref(), &self.data_dir)?;
@@ -150,14 +151,14 @@ impl ServeArgs {
         let app = match store.active()? {
             Some(id) => {
                 let path = store.path_of(&id)?;
-                open_app(base, cache, &self.data_dir, &path, Some(id.clone()))
+                app::open(base, cache, &self.data_dir, &path, Some(id.clone()))
                     .await
                     .with_context(|| format!("loading the active deployment {id}"))?
             }
             None => {
                 let empty = self.data_dir.join("deployments").join(".empty");
                 std::fs::create_dir_all(&empty)?;
-                open_app(base, cache, &self.data_dir, &empty, None).await?
+                app::open(base, cache, &self.data_dir, &empty, None).await?
             }
         };
         let live = Live::new(app);

@@ -11,36 +11,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::data_dir::open_data;
-use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
+use crate::app::{self, App, Live};
 use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
+use crate::engine::Engine;
+use crate::engine::compile_cache::CompileCache;
 use crate::metrics::{self, DeployLabels};
-use crate::runtime::compile_cache::CompileCache;
-use crate::runtime::engine::Runtime;
-use crate::server::{App, Live};
 use store::{DeploymentMeta, DeploymentStore, Listed, Staging};
-
-/// Checks a dist folder, connects it to its data and pre-instantiates it, all off the async
-/// threads: the one way an app is loaded, at start and on every deploy.
-pub async fn open_app(
-    base: &Arc<Runtime>,
-    cache: &Arc<CompileCache>,
-    data_dir: &Path,
-    dir: &Path,
-    deployment: Option<String>,
-) -> anyhow::Result<App> {
-    let dist = Dist::open(dir)?;
-    let (runtime, cache_for_check) = (base.clone(), cache.clone());
-    let checked = tokio::task::spawn_blocking(move || App::check(dist, &runtime, &cache_for_check))
-        .await
-        .context("the compile task failed")??;
-    let (stores, databases) =
-        open_data(checked.config(), data_dir, &dir.join(MIGRATIONS_DIR)).await?;
-    let runtime = base.with_data(stores, databases);
-    tokio::task::spawn_blocking(move || App::load(checked, runtime, deployment))
-        .await
-        .context("the loading task failed")?
-}
 
 /// Why a deploy was refused, with the HTTP status the admin API answers.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +69,7 @@ pub struct RouteRow {
 
 /// Owns the deployment store and the live app; one change at a time.
 pub struct Deployer {
-    base: Arc<Runtime>,
+    base: Arc<Engine>,
     cache: Arc<CompileCache>,
     data_dir: PathBuf,
     store: DeploymentStore,
@@ -105,7 +81,7 @@ pub struct Deployer {
 impl Deployer {
     /// A deployer for the app `live` serves, keeping the newest `keep` deployments.
     pub fn new(
-        base: Arc<Runtime>,
+        base: Arc<Engine>,
         cache: Arc<CompileCache>,
         data_dir: PathBuf,
         store: DeploymentStore,
@@ -301,7 +277,7 @@ impl Deployer {
         id: &str,
         started: std::time::Instant,
     ) -> Result<Deployed, DeployError> {
-        let app = open_app(
+        let app = app::open(
             &self.base,
             &self.cache,
             &self.data_dir,

@@ -1,7 +1,7 @@
-//! Routes compiled and pre-instantiated once per deploy, so a request only instantiates.
+//! Compiling components: read, checked against the manifest, compiled once per content hash
+//! (or loaded from the compile cache), and linked against the host's linkers.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -9,34 +9,10 @@ use anyhow::{Context, bail};
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use super::Engine;
 use super::compile_cache::{CompileCache, Outcome};
-use super::engine::Runtime;
-use super::request::RequestState;
-use super::route_limits::RouteLimits;
-use crate::capabilities::grants::Grants;
-use crate::capabilities::outbound_http::RouteOutbound;
-use crate::config::RouteConfig;
+use super::state::GuestState;
 use crate::dist::{RouteFile, sha256_hex};
-
-/// A route ready to serve: its pattern and its pre-instantiated component.
-pub struct LoadedRoute {
-    /// The pattern, shared with every request's context and log lines.
-    pub pattern: Arc<str>,
-    /// Where the component came from, for messages.
-    pub file: RouteFile,
-    /// Instantiating from this is all a request pays for.
-    pub pre: ProxyPre<RequestState>,
-    /// The environment this route's guest sees, from `routelet.toml`.
-    pub env: Vec<(String, String)>,
-    /// The stores and databases it may open besides `default`.
-    pub grants: Grants,
-    /// Its request and instance counters.
-    pub metrics: crate::metrics::RouteMetrics,
-    /// The memory, time, concurrency and size limits it runs under.
-    pub limits: RouteLimits,
-    /// Where it may send HTTP requests; `None` denies every one.
-    pub outbound: Option<Arc<RouteOutbound>>,
-}
 
 /// What kind of file a byte string is, judged from its header.
 #[derive(Debug, PartialEq)]
@@ -65,7 +41,7 @@ struct Checked {
 /// Each distinct component (by SHA-256) is compiled once, whatever number of routes share it,
 /// on all cores at once, and only when the compile cache has no artifact for it.
 pub fn compile_all(
-    runtime: &Runtime,
+    engine: &Engine,
     cache: &CompileCache,
     files: &[&RouteFile],
 ) -> anyhow::Result<Vec<Component>> {
@@ -79,58 +55,25 @@ pub fn compile_all(
             .or_insert((checked, file));
     }
     let jobs: Vec<(Checked, &RouteFile)> = distinct.into_values().collect();
-    let compiled = compile_parallel(runtime, cache, &jobs)?;
+    let compiled = compile_parallel(engine, cache, &jobs)?;
     Ok(shas.iter().map(|sha| compiled[sha].clone()).collect())
 }
 
-impl LoadedRoute {
-    /// Pre-instantiates one route's compiled component as a `wasi:http` handler.
-    pub fn new(
-        runtime: &Runtime,
-        component: &Component,
-        pattern: &str,
-        file: &RouteFile,
-        config: Option<&RouteConfig>,
-        limits: RouteLimits,
-        outbound: Option<Arc<RouteOutbound>>,
-    ) -> anyhow::Result<Self> {
-        let env = match config {
-            Some(config) => config.resolved_env(pattern)?,
-            None => Vec::new(),
-        };
-        let grants = Grants::of(config);
-        grants.check(pattern, &runtime.key_value, &runtime.sql)?;
-        let pre = proxy_pre(runtime, component, file)?;
-        Ok(Self {
-            pattern: pattern.into(),
-            file: file.clone(),
-            pre,
-            env,
-            grants,
-            metrics: crate::metrics::RouteMetrics::new(pattern),
-            limits,
-            outbound,
-        })
-    }
-}
-
 /// Checks that a component imports only what this host provides and serves `wasi:http`.
-pub fn check_world(
-    runtime: &Runtime,
-    component: &Component,
-    file: &RouteFile,
-) -> anyhow::Result<()> {
-    proxy_pre(runtime, component, file).map(drop)
+pub fn check_world(engine: &Engine, component: &Component, file: &RouteFile) -> anyhow::Result<()> {
+    proxy_pre(engine, component, file).map(drop)
 }
 
-fn proxy_pre(
-    runtime: &Runtime,
+/// Pre-instantiates a component as a `wasi:http` handler: all a request then pays for is
+/// instantiating from it.
+pub fn proxy_pre(
+    engine: &Engine,
     component: &Component,
     file: &RouteFile,
-) -> anyhow::Result<ProxyPre<RequestState>> {
+) -> anyhow::Result<ProxyPre<GuestState>> {
     let name = file.relative.display();
-    let instance_pre = runtime
-        .linker
+    let instance_pre = engine
+        .route_linker
         .instantiate_pre(component)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{name} imports something this host does not provide"))?;
@@ -171,7 +114,7 @@ type Prepared = (String, Component);
 
 /// Compiles (or loads from the cache) each job, one worker per core.
 fn compile_parallel(
-    runtime: &Runtime,
+    engine: &Engine,
     cache: &CompileCache,
     jobs: &[(Checked, &RouteFile)],
 ) -> anyhow::Result<HashMap<String, Component>> {
@@ -191,7 +134,7 @@ fn compile_parallel(
                         let Some((checked, file)) = jobs.get(index) else {
                             return Ok(done);
                         };
-                        let pre = prepare(runtime, cache, checked, file)?;
+                        let pre = prepare(engine, cache, checked, file)?;
                         done.push((checked.sha256.clone(), pre));
                     }
                 })
@@ -211,7 +154,7 @@ fn compile_parallel(
 
 /// One component, compiled or loaded from the cache.
 fn prepare(
-    runtime: &Runtime,
+    engine: &Engine,
     cache: &CompileCache,
     checked: &Checked,
     file: &RouteFile,
@@ -219,7 +162,7 @@ fn prepare(
     let name = file.relative.display();
     let started = Instant::now();
     let (component, outcome) = cache
-        .load_or_compile(&runtime.engine, &checked.bytes, &checked.sha256)
+        .load_or_compile(&engine.wasm, &checked.bytes, &checked.sha256)
         .with_context(|| format!("compiling {name}"))?;
     tracing::debug!("{name}: {outcome:?} in {:?}", started.elapsed());
     let metrics = crate::metrics::get();

@@ -34,9 +34,17 @@ pub struct MemoryLimiter {
 }
 
 impl MemoryLimiter {
-    /// A limiter for one store; `hit` is set when growth is refused.
-    pub fn new(limit: usize, hit: Arc<AtomicBool>) -> Self {
-        Self { limit, hit }
+    /// A limiter for one store.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            hit: Arc::default(),
+        }
+    }
+
+    /// Set once growth was refused, so a trap can be named a memory limit.
+    pub fn hit(&self) -> Arc<AtomicBool> {
+        self.hit.clone()
     }
 }
 
@@ -70,8 +78,8 @@ mod tests {
 
     #[test]
     fn refuses_growth_past_the_limit_and_remembers() {
-        let hit = Arc::new(AtomicBool::new(false));
-        let mut limiter = MemoryLimiter::new(1024, hit.clone());
+        let mut limiter = MemoryLimiter::new(1024);
+        let hit = limiter.hit();
         assert!(limiter.memory_growing(0, 1024, None).unwrap());
         assert!(!hit.load(Ordering::Relaxed));
         assert!(!limiter.memory_growing(1024, 1025, None).unwrap());

@@ -1,23 +1,24 @@
-//! The engine and linker, made once per process, and the one epoch ticker for all deadlines.
+//! The engine, once per process: the wasmtime engine and its instance pool, the linkers every
+//! guest is instantiated with, the epoch ticker, and compiling components.
+
+pub mod compile;
+pub mod compile_cache;
+pub mod epoch;
+pub mod limits;
+pub mod state;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::limits::Limits;
-use super::request::RequestState;
-use crate::capabilities::key_value::{self, Stores};
-use crate::capabilities::sql::{self, Databases};
-use crate::capabilities::{preview, route_context};
-use crate::pages::sandbox::PageState;
+use crate::factors::{self, Role};
+use epoch::EpochTicker;
+use limits::Limits;
+use state::GuestState;
 
-/// How often the epoch advances; a running guest yields to other requests at this pace.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub use epoch::EPOCH_TICK;
 
 /// Bytes of each linear memory kept resident and reset with memset after a request.
 const KEEP_RESIDENT: usize = 2 << 20;
@@ -25,22 +26,21 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// Decommits gathered into one batch of system calls.
 const DECOMMIT_BATCH: usize = 16;
 
-/// Everything shared by all requests of the process.
-pub struct Runtime {
-    pub engine: Engine,
-    pub linker: Linker<RequestState>,
-    /// Pages link against less: no outbound HTTP that could succeed, no preview import.
-    pub page_linker: Linker<PageState>,
+/// Everything shared by all deployments and requests of the process.
+pub struct Engine {
+    /// The wasmtime engine: compiled code and the instance pool belong to it.
+    pub wasm: wasmtime::Engine,
+    /// What API routes are instantiated with: WASI, `wasi:http` and every factor.
+    pub route_linker: Linker<GuestState>,
+    /// What pages are instantiated with: the same, less the factors pages never get.
+    pub page_linker: Linker<GuestState>,
+    /// The host's limits: the pool's size and the largest instance.
     pub limits: Limits,
-    /// The deployment's key-value stores; none until the host configures them.
-    pub key_value: Arc<Stores>,
-    /// The deployment's SQL databases; none until the host configures them.
-    pub sql: Arc<Databases>,
     _ticker: Arc<EpochTicker>,
 }
 
-impl Runtime {
-    /// Configures the engine (pooling allocator, copy-on-write memory, epochs) and the linker.
+impl Engine {
+    /// Configures the engine (pooling allocator, copy-on-write memory, epochs) and the linkers.
     pub fn new(limits: Limits) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.max_instances)
@@ -63,91 +63,40 @@ impl Runtime {
             .epoch_interruption(true)
             .memory_init_cow(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config)
+        let wasm = wasmtime::Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("configuring the wasm engine")?;
-
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("linking WASI")?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("linking wasi:http")?;
-        route_context::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.route)
-            .map_err(anyhow::Error::from)
-            .context("linking routelet:route/context")?;
-        preview::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.preview)
-            .map_err(anyhow::Error::from)
-            .context("linking routelet:route/preview")?;
-        let page_linker = crate::pages::sandbox::linker(&engine)?;
-        key_value::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.key_value)
-            .map_err(anyhow::Error::from)
-            .context("linking wasi:keyvalue")?;
-        sql::add_to_linker(&mut linker, |state: &mut RequestState| &mut state.sql)
-            .map_err(anyhow::Error::from)
-            .context("linking routelet:route/sql")?;
-
-        let ticker = EpochTicker::start(engine.clone());
+        let route_linker = linker(&wasm, Role::Route)?;
+        let page_linker = linker(&wasm, Role::Page)?;
+        let ticker = EpochTicker::start(wasm.clone());
         Ok(Self {
-            engine,
-            linker,
+            wasm,
+            route_linker,
             page_linker,
             limits,
-            key_value: Arc::default(),
-            sql: Arc::default(),
             _ticker: Arc::new(ticker),
         })
     }
-}
 
-impl Runtime {
-    /// The same engine, linkers and ticker serving another deployment's data: a deploy never
-    /// makes a second engine, so compiled code and the instance pool are shared.
-    pub fn with_data(&self, key_value: Arc<Stores>, sql: Arc<Databases>) -> Runtime {
-        Runtime {
-            engine: self.engine.clone(),
-            linker: self.linker.clone(),
-            page_linker: self.page_linker.clone(),
-            limits: self.limits.clone(),
-            key_value,
-            sql,
-            _ticker: self._ticker.clone(),
+    /// The linker for a guest of `role`.
+    pub fn linker(&self, role: Role) -> &Linker<GuestState> {
+        match role {
+            Role::Route => &self.route_linker,
+            Role::Page => &self.page_linker,
         }
     }
 }
 
-/// One thread that advances the engine's epoch until dropped.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("routelet-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawning the epoch thread");
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// The one linker builder: WASI with nothing granted, `wasi:http` (for pages too, so a fetch
+/// fails with a clear error code instead of failing to link), and the factors `role` may have.
+fn linker(engine: &wasmtime::Engine, role: Role) -> anyhow::Result<Linker<GuestState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(anyhow::Error::from)
+        .context("linking WASI")?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(anyhow::Error::from)
+        .context("linking wasi:http")?;
+    factors::registry::link(&mut linker, role)?;
+    Ok(linker)
 }

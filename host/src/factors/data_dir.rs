@@ -56,28 +56,6 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Opens an app's stores and databases in `dir` and applies its migrations: what serving and
-/// the build host both do before any guest runs.
-pub async fn open_data(
-    config: &crate::config::AppConfig,
-    dir: &std::path::Path,
-    migrations_dir: &std::path::Path,
-) -> anyhow::Result<(
-    std::sync::Arc<super::key_value::Stores>,
-    std::sync::Arc<super::sql::Databases>,
-)> {
-    use super::sql::migrations::{self, MIGRATIONS_DIR};
-    let data_dir = DataDir::new(dir);
-    let stores = super::key_value::Stores::from_config(&config.key_value, &data_dir)?;
-    let databases = super::sql::Databases::from_config(&config.sql, &data_dir)?;
-    if let Some(database) = databases.default_database() {
-        for name in migrations::apply(database, migrations_dir).await? {
-            tracing::info!("applied migration {MIGRATIONS_DIR}/{name}");
-        }
-    }
-    Ok((std::sync::Arc::new(stores), std::sync::Arc::new(databases)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,10 +68,10 @@ impl Body for CappedBody {
 
 /// Counts a response's bytes as they stream and logs once when they pass `warning`.
 pub fn count_response(
-    body: crate::server::responses::Body,
+    body: crate::response::Body,
     pattern: Arc<str>,
     warning: u64,
-) -> crate::server::responses::Body {
+) -> crate::response::Body {
     let sent = AtomicU64::new(0);
     body.map_frame(move |frame| {
         if let Some(data) = frame.data_ref() {

@@ -1,152 +1,77 @@
-//! One request's store, and running a route's handler in it under the guest limits.
+//! Running a route's handler for one request, in four steps: admit (body cap, concurrency),
+//! state (the store), call (a fresh instance under the time limit) and outcome. [`report`] is
+//! the one place a failure is logged and counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hyper::body::Incoming;
 use routelet_router::Params;
-use tokio::sync::oneshot;
-use wasmtime::component::ResourceTable;
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::body_limits::{CappedBody, count_response};
-use super::component::LoadedRoute;
-use super::engine::Runtime;
+use super::failure::GuestFailure;
 use super::guest_log::{GuestOutput, Stream};
-use super::limits::MemoryLimiter;
-use crate::capabilities::key_value::KeyValue;
-use crate::capabilities::outbound_http::Outbound;
-use crate::capabilities::preview::PreviewHost;
-use crate::capabilities::route_context::RouteContext;
-use crate::capabilities::sql::Sql;
+use super::handler::Handler;
+use crate::engine::limits::MemoryLimiter;
+use crate::engine::state::GuestState;
+use crate::factors::{AppFactors, RequestSetup, ResponseHook, Role};
 
-/// The data of one request's `Store`: WASI with nothing granted, wasi:http, and our context.
-pub struct RequestState {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    outbound: Outbound,
-    limiter: MemoryLimiter,
-    /// Read by the `routelet:route/context` import.
-    pub route: RouteContext,
-    /// Serves the `routelet:route/preview` import.
-    pub preview: PreviewHost,
-    /// Read by the `wasi:keyvalue` imports.
-    pub key_value: KeyValue,
-    /// Read by the `routelet:route/sql` import.
-    pub sql: Sql,
-}
-
-impl WasiView for RequestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for RequestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.outbound,
-        }
-    }
-}
-
-/// Why a guest produced no usable response; each maps to a status and a log line.
-#[derive(Debug, thiserror::Error)]
-pub enum GuestFailure {
-    /// The request could not be handed to the guest (HTTP 400).
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    /// Every instance slot is in use, or the route's own cap is reached (HTTP 503).
-    #[error("no instance slot free: {0}")]
-    Busy(String),
-    /// The request body is larger than the route's `body` limit (HTTP 413).
-    #[error("request body larger than the limit of {0} bytes")]
-    BodyTooLarge(u64),
-    /// The guest ran past the time limit (HTTP 504).
-    #[error("timed out after {0:?}")]
-    Timeout(std::time::Duration),
-    /// The guest trapped; `memory_limit` says it was refused memory first (HTTP 500).
-    #[error("{}{message}", if *.memory_limit { "memory limit reached: " } else { "" })]
-    Trap { message: String, memory_limit: bool },
-    /// The guest returned without setting a response (HTTP 500).
-    #[error("the guest returned without sending a response")]
-    NoResponse,
-    /// The guest answered with a wasi:http error code instead of a response (HTTP 500).
-    #[error("the guest answered with error code {0:?}")]
-    ErrorCode(ErrorCode),
-}
-
-impl GuestFailure {
-    /// The limit this failure hit, as named in metrics and logs: `memory`, `timeout`,
-    /// `instances` or `body-size`.
-    pub fn limit(&self) -> Option<&'static str> {
-        match self {
-            GuestFailure::Busy(_) => Some("instances"),
-            GuestFailure::BodyTooLarge(_) => Some("body-size"),
-            GuestFailure::Timeout(_) => Some("timeout"),
-            GuestFailure::Trap {
-                memory_limit: true, ..
-            } => Some("memory"),
-            _ => None,
-        }
-    }
-
-    /// The HTTP status the client gets for this failure.
-    pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self {
-            GuestFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GuestFailure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            GuestFailure::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            GuestFailure::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-/// Runs `route` for one request in a fresh instance and returns its response once it starts.
+/// Runs `handler` for one request in a fresh instance and returns its response once it starts.
 ///
-/// The body keeps streaming from the guest after this returns. Failures are logged here, once,
+/// The body keeps streaming from the guest after this returns. Every failure is reported once,
 /// with the route and request id, whether or not the response had already started.
 pub async fn run(
-    runtime: &Runtime,
-    route: &LoadedRoute,
+    engine: &wasmtime::Engine,
+    factors: &AppFactors,
+    handler: &Handler,
     params: Params,
     request_id: Arc<str>,
     request: hyper::Request<Incoming>,
-    preview: PreviewHost,
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
-    let limits = &route.limits;
-    let id = request_id.clone();
-    let refuse = move |failure: GuestFailure| {
-        let limit = failure.limit().unwrap_or("-");
-        crate::metrics::get().limit_hit(&route.pattern, limit);
-        tracing::warn!(request_id = %id, route = %route.pattern, limit, "refused: {failure}");
-        failure
+    let outcome = async {
+        let admitted = admit(handler, request)?;
+        let (store, hooks) = state(engine, factors, handler, params, &request_id);
+        call(handler, &request_id, admitted, store, hooks).await
     };
+    outcome.await.map_err(|failure| match failure {
+        Reported::Refused(failure) => report(handler, &request_id, failure, true),
+        Reported::Now(failure) => report(handler, &request_id, failure, false),
+        Reported::Already(failure) => failure,
+    })
+}
+
+/// A request let through: its body under the cap, and the route's slot if it has a cap.
+struct Admitted {
+    request: hyper::Request<CappedBody>,
+    body_hit: Arc<AtomicBool>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Refuses a declared body over the cap and a route at its `max_concurrent`, before any
+/// instance exists.
+fn admit(handler: &Handler, request: hyper::Request<Incoming>) -> Result<Admitted, Reported> {
+    let limits = &handler.limits;
     let declared = request
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limits.body_bytes) {
-        return Err(refuse(GuestFailure::BodyTooLarge(limits.body_bytes)));
+        return Err(Reported::Refused(GuestFailure::BodyTooLarge(
+            limits.body_bytes,
+        )));
     }
     let permit = match &limits.concurrency {
         Some(slots) => Some(slots.clone().try_acquire_owned().map_err(|_| {
-            refuse(GuestFailure::Busy(format!(
+            Reported::Refused(GuestFailure::Busy(format!(
                 "{} is running as many instances as its max_concurrent limit allows",
-                route.pattern
+                handler.pattern
             )))
         })?),
         None => None,
@@ -154,65 +79,80 @@ pub async fn run(
     let (parts, body) = request.into_parts();
     let body = CappedBody::new(body, limits.body_bytes);
     let body_hit = body.hit.clone();
-    let request = hyper::Request::from_parts(parts, body);
-    let memory_hit = Arc::new(AtomicBool::new(false));
-    let wasi = WasiCtx::builder()
-        .envs(&route.env)
-        .stdout(GuestOutput::new(
-            route.pattern.clone(),
-            request_id.clone(),
-            Stream::Stdout,
-        ))
-        .stderr(GuestOutput::new(
-            route.pattern.clone(),
-            request_id.clone(),
-            Stream::Stderr,
-        ))
-        .build();
-    let state = RequestState {
-        table: ResourceTable::new(),
-        wasi,
-        http: WasiHttpCtx::new(),
-        outbound: Outbound::new(
-            route.pattern.clone(),
-            request_id.clone(),
-            route.outbound.clone(),
-        ),
-        limiter: MemoryLimiter::new(limits.memory_bytes, memory_hit.clone()),
-        route: RouteContext::new(route.pattern.clone(), params),
-        preview,
-        key_value: KeyValue::new(
-            runtime.key_value.clone(),
-            route.pattern.clone(),
-            route.grants.key_value_stores.clone(),
-        ),
-        sql: Sql::new(
-            runtime.sql.clone(),
-            route.pattern.clone(),
-            route.grants.sql_databases.clone(),
-        ),
-    };
-    let mut store = Store::new(&runtime.engine, state);
-    store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    Ok(Admitted {
+        request: hyper::Request::from_parts(parts, body),
+        body_hit,
+        permit,
+    })
+}
 
+/// The store of one request: WASI with the route's environment and its output in the log,
+/// the memory limit, and every factor's request state.
+fn state(
+    engine: &wasmtime::Engine,
+    factors: &AppFactors,
+    handler: &Handler,
+    params: Params,
+    request_id: &Arc<str>,
+) -> (Store<GuestState>, Vec<ResponseHook>) {
+    let output = |stream| GuestOutput::new(handler.pattern.clone(), request_id.clone(), stream);
+    let wasi = WasiCtx::builder()
+        .envs(&handler.env)
+        .stdout(output(Stream::Stdout))
+        .stderr(output(Stream::Stderr))
+        .build();
+    let request_factors = factors.request(
+        &handler.factors,
+        RequestSetup {
+            pattern: handler.pattern.clone(),
+            request_id: request_id.clone(),
+            params,
+            role: Role::Route,
+        },
+    );
+    let hooks = request_factors.response_hooks();
+    let limiter = MemoryLimiter::new(handler.limits.memory_bytes);
+    (
+        GuestState::store(engine, wasi, limiter, request_factors),
+        hooks,
+    )
+}
+
+/// Instantiates and calls the handler in its own task, under the time limit, and waits for the
+/// response to start (or for the guest to end without one).
+async fn call(
+    handler: &Handler,
+    request_id: &Arc<str>,
+    admitted: Admitted,
+    mut store: Store<GuestState>,
+    hooks: Vec<ResponseHook>,
+) -> Result<hyper::Response<HyperOutgoingBody>, Reported> {
+    let Admitted {
+        request,
+        body_hit,
+        permit,
+    } = admitted;
     let (sender, receiver) = oneshot::channel();
+    let bad_request = |e: wasmtime::Error| Reported::Now(GuestFailure::BadRequest(e.to_string()));
     let incoming = store
         .data_mut()
         .http()
         .new_incoming_request(Scheme::Http, request)
-        .map_err(|e| GuestFailure::BadRequest(e.to_string()))?;
+        .map_err(bad_request)?;
     let outparam = store
         .data_mut()
         .http()
         .new_response_outparam(sender)
-        .map_err(|e| GuestFailure::BadRequest(e.to_string()))?;
+        .map_err(bad_request)?;
 
-    let pre = route.pre.clone();
-    let timeout = limits.timeout;
-    let pattern = route.pattern.clone();
-    let instantiations = route.metrics.instantiations.clone();
+    let pre = handler.pre.clone();
+    let timeout = handler.limits.timeout;
+    let memory_hit = store.data().memory_hit();
+    let instantiations = handler.metrics.instantiations.clone();
+    let reporter = Reporter {
+        pattern: handler.pattern.clone(),
+        request_id: request_id.clone(),
+    };
     let task = tokio::spawn(async move {
         // The route's slot is held until the instance is gone, body streaming included.
         let _permit = permit;
@@ -235,40 +175,101 @@ pub async fn run(
             Ok(outcome) => outcome,
             Err(_) => Err(GuestFailure::Timeout(timeout)),
         };
-        if let Err(failure) = &outcome {
-            if let Some(limit) = failure.limit() {
-                crate::metrics::get().limit_hit(&pattern, limit);
-            }
-            tracing::error!(request_id = %request_id, "route {pattern} failed: {failure}");
-        }
-        outcome
+        // Reported here, since the response may have started long ago.
+        outcome.map_err(|failure| reporter.report(failure))
     });
 
     let answer = receiver.await;
     if body_hit.load(Ordering::Relaxed) {
         // Whatever the guest made of its cut-off body, the client learns why.
-        return Err(refuse(GuestFailure::BodyTooLarge(limits.body_bytes)));
+        return Err(Reported::Refused(GuestFailure::BodyTooLarge(
+            handler.limits.body_bytes,
+        )));
     }
     match answer {
-        Ok(Ok(response)) => Ok(response.map(|body| {
-            count_response(body, route.pattern.clone(), limits.response_warning_bytes)
-        })),
-        Ok(Err(code)) => {
-            tracing::error!(route = %route.pattern, "guest answered with error code {code:?}");
-            Err(GuestFailure::ErrorCode(code))
-        }
-        Err(_) => match task.await {
-            Ok(Ok(())) => {
-                tracing::error!(route = %route.pattern, "guest returned without a response");
-                Err(GuestFailure::NoResponse)
+        Ok(Ok(mut response)) => {
+            for hook in hooks {
+                hook(response.headers_mut());
             }
-            Ok(Err(failure)) => Err(failure),
-            Err(join) => Err(GuestFailure::Trap {
-                message: join.to_string(),
-                memory_limit: false,
-            }),
+            let (pattern, warning) = (
+                handler.pattern.clone(),
+                handler.limits.response_warning_bytes,
+            );
+            Ok(response.map(|body| count_response(body, pattern, warning)))
+        }
+        Ok(Err(code)) => Err(Reported::Now(GuestFailure::ErrorCode(code))),
+        Err(_) => match task.await {
+            Ok(Ok(())) => Err(Reported::Now(GuestFailure::NoResponse)),
+            Ok(Err(failure)) => Err(Reported::Already(failure)),
+            Err(join) => Err(Reported::Now(GuestFailure::Host(format!(
+                "the task running the guest ended: {join}"
+            )))),
         },
     }
+}
+
+/// A failure, and whether it still needs its log line.
+enum Reported {
+    /// Refused before or instead of running: the client's doing, not the guest's.
+    Refused(GuestFailure),
+    /// The guest or the host failed; not yet logged.
+    Now(GuestFailure),
+    /// Logged already, by the guest's task.
+    Already(GuestFailure),
+}
+
+/// What the guest's task needs to report a failure after `run` has returned.
+struct Reporter {
+    pattern: Arc<str>,
+    request_id: Arc<str>,
+}
+
+impl Reporter {
+    fn report(&self, failure: GuestFailure) -> GuestFailure {
+        log_and_count(&self.pattern, &self.request_id, failure, false)
+    }
+}
+
+/// Logs and counts one failure of `handler`: the only place that does.
+fn report(
+    handler: &Handler,
+    request_id: &str,
+    failure: GuestFailure,
+    refused: bool,
+) -> GuestFailure {
+    log_and_count(&handler.pattern, request_id, failure, refused)
+}
+
+fn log_and_count(
+    pattern: &str,
+    request_id: &str,
+    failure: GuestFailure,
+    refused: bool,
+) -> GuestFailure {
+    let limit = failure.limit();
+    if let Some(limit) = limit {
+        crate::metrics::get().limit_hit(pattern, limit);
+    }
+    let limit = limit.unwrap_or("-");
+    match &failure {
+        _ if refused => {
+            tracing::warn!(request_id = %request_id, route = %pattern, limit, "refused: {failure}")
+        }
+        GuestFailure::Host(_) => {
+            tracing::error!(
+                request_id = %request_id,
+                route = %pattern,
+                "host error running {pattern}: {failure}"
+            )
+        }
+        _ => tracing::error!(
+            request_id = %request_id,
+            route = %pattern,
+            limit,
+            "route {pattern} failed: {failure}"
+        ),
+    }
+    failure
 }
 
 fn trap(error: wasmtime::Error, memory_hit: &AtomicBool) -> GuestFailure {

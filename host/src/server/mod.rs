@@ -1,9 +1,8 @@
 //! The HTTP server: hyper for HTTP/1.1 and HTTP/2 (h2c), graceful shutdown on Ctrl-C/SIGTERM.
 
-mod handler;
-pub mod live;
-mod public_files;
-pub mod responses;
+mod access_log;
+pub mod handler;
+mod request_id;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,8 +14,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-pub use handler::{App, Checked};
-pub use live::Live;
+pub use handler::{handle, handle_live};
 
 /// Request headers larger than this get 431, like Node's (16 KiB) but roomier for cookies.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -32,7 +30,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve<H, F>(listener: TcpListener, handler: H, mut stop: Stop) -> anyhow::Result<()>
 where
     H: Fn(hyper::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = hyper::Response<responses::Body>> + Send + 'static,
+    F: Future<Output = hyper::Response<crate::response::Body>> + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     world: "routelet:route/static-page",
     exports: { default: async },
     with: {
-        "routelet:route/context": crate::capabilities::bindings::context,
+        "routelet:route/context": crate::factors::bindings::context,
     },
 });
 

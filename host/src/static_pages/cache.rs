@@ -112,7 +112,7 @@ impl PageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pages::rendered::Outcome;
+    use crate::static_pages::rendered::Outcome;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn page(text: &'static str, revalidate: Option<u32>) -> Rendered {

@@ -6,27 +6,24 @@ pub mod bindings;
 pub mod cache;
 pub mod paths;
 pub mod prerender;
-pub mod preview_cookies;
 pub mod rendered;
 pub mod route;
 pub mod sandbox;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
 use wasmtime::component::Component;
 
-use crate::capabilities::grants::Grants;
-use crate::dist::{ManifestOutcome, ManifestPage, RouteFile};
-use crate::runtime::engine::Runtime;
+use crate::dist::{ManifestFallback, ManifestOutcome, ManifestPage};
+use crate::engine::Engine;
 use bindings::Fallback;
 use paths::PagePattern;
 use rendered::{Outcome, Rendered};
 use route::PageRoute;
-use sandbox::PageComponent;
+use sandbox::{PageComponent, PageSource};
 
 pub use sandbox::check_world;
 
@@ -41,16 +38,14 @@ pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {
 /// Loads a page for serving, with what the build prerendered for it. A page without build
 /// output (a dist written by hand) is asked for its paths now, and renders them on demand.
 pub fn load(
-    runtime: &Arc<Runtime>,
+    engine: &Engine,
     component: &Component,
-    pattern: &str,
-    file: &RouteFile,
+    source: PageSource<'_>,
     dist_root: &Path,
     built: Option<&ManifestPage>,
-    grants: Grants,
 ) -> anyhow::Result<PageRoute> {
-    let data_dir = dist_root.join("data");
-    let page = PageComponent::new(runtime, component, pattern, file, Some(data_dir), grants)?;
+    let (pattern, file) = (source.pattern, source.file.clone());
+    let page = PageComponent::new(engine, component, source)?;
     let name = file.relative.display();
     let Some(built) = built else {
         let pattern_info = PagePattern::new(pattern);
@@ -103,25 +98,25 @@ pub fn load(
     }
     Ok(PageRoute::new(
         page,
-        fallback_from_manifest(&built.fallback),
+        fallback_from_manifest(built.fallback),
         listed,
         prerendered,
     ))
 }
 
-/// The manifest's spelling of a fallback, as Next.js writes it in `getStaticPaths`.
-pub fn fallback_name(fallback: Fallback) -> &'static str {
+/// A fallback as the manifest records it.
+pub fn manifest_fallback(fallback: Fallback) -> ManifestFallback {
     match fallback {
-        Fallback::None => "false",
-        Fallback::Render => "true",
-        Fallback::Blocking => "blocking",
+        Fallback::None => ManifestFallback::None,
+        Fallback::Render => ManifestFallback::Render,
+        Fallback::Blocking => ManifestFallback::Blocking,
     }
 }
 
-fn fallback_from_manifest(name: &str) -> Fallback {
-    match name {
-        "false" => Fallback::None,
-        "true" => Fallback::Render,
-        _ => Fallback::Blocking,
+fn fallback_from_manifest(fallback: ManifestFallback) -> Fallback {
+    match fallback {
+        ManifestFallback::None => Fallback::None,
+        ManifestFallback::Render => Fallback::Render,
+        ManifestFallback::Blocking => Fallback::Blocking,
     }
 }

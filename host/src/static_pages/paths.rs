@@ -215,7 +215,7 @@ pub fn path_of_stem(stem: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::bindings::context;
+    use crate::factors::bindings::context;
 
     fn single(name: &str, value: &str) -> context::Param {
         context::Param {

@@ -11,13 +11,13 @@ use super::paths::{PagePath, PagePattern, file_stem};
 use super::rendered::Outcome;
 use super::route::PageRoute;
 use super::sandbox::PageComponent;
-use super::{bindings::Fallback, fallback_name};
-use crate::capabilities::data_dir::open_data;
-use crate::capabilities::grants::Grants;
-use crate::capabilities::sql::migrations::MIGRATIONS_DIR;
+use super::sandbox::{PageLimits, PageSource};
+use super::{bindings::Fallback, manifest_fallback};
 use crate::config::AppConfig;
 use crate::dist::{ManifestOutcome, ManifestPage, ManifestPath, RouteFile};
-use crate::runtime::engine::Runtime;
+use crate::engine::Engine;
+use crate::engine::limits::Limits;
+use crate::factors::{AppFactors, AppSetup, Role, RouteSetup};
 
 /// One line of the build's page table.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub struct PageSummary {
 /// Prerenders every page of a staged dist; the first failure stops the build with its page and path.
 pub fn prerender(
     dist: &Path,
-    pages: &[(String, RouteFile, Grants)],
+    pages: &[(String, RouteFile)],
     config: &AppConfig,
     data_dir: &Path,
 ) -> anyhow::Result<(Vec<ManifestPage>, Vec<PageSummary>)> {
@@ -45,22 +45,35 @@ pub fn prerender(
         .enable_all()
         .build()
         .context("starting the build host")?;
-    let mut runtime = Runtime::new(Default::default())?;
-    let (stores, databases) =
-        tokio.block_on(open_data(config, data_dir, &dist.join(MIGRATIONS_DIR)))?;
-    runtime.key_value = stores;
-    runtime.sql = databases;
-    let runtime = Arc::new(runtime);
+    let limits = Limits::default();
+    let page_limits = PageLimits {
+        memory_bytes: limits.memory_bytes,
+        timeout: limits.timeout,
+    };
+    let engine = Engine::new(limits)?;
+    let factors = Arc::new(tokio.block_on(AppFactors::open(&AppSetup {
+        config,
+        dist,
+        data_dir,
+    }))?);
     let mut manifest = Vec::new();
     let mut summaries = Vec::new();
-    for (pattern, file, grants) in pages {
-        let (page, summary) = tokio.block_on(prerender_page(
-            &runtime,
-            dist,
+    for (pattern, file) in pages {
+        let route_factors = factors.route(&RouteSetup {
+            pattern,
+            file: &file.relative.display().to_string(),
+            role: Role::Page,
+            config: config.route(pattern),
+        })?;
+        let source = PageSource {
             pattern,
             file,
-            grants.clone(),
-        ))?;
+            data_dir: Some(dist.join("data")),
+            factors: factors.clone(),
+            route_factors,
+            limits: page_limits,
+        };
+        let (page, summary) = tokio.block_on(prerender_page(&engine, dist, source))?;
         manifest.push(page);
         summaries.push(summary);
     }
@@ -68,19 +81,17 @@ pub fn prerender(
 }
 
 async fn prerender_page(
-    runtime: &Arc<Runtime>,
+    engine: &Engine,
     dist: &Path,
-    pattern: &str,
-    file: &RouteFile,
-    grants: Grants,
+    source: PageSource<'_>,
 ) -> anyhow::Result<(ManifestPage, PageSummary)> {
+    let (pattern, file) = (source.pattern, source.file);
     let name = file.relative.display().to_string();
     let bytes = std::fs::read(&file.path).with_context(|| format!("reading {name}"))?;
-    let component = Component::new(&runtime.engine, &bytes)
+    let component = Component::new(&engine.wasm, &bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {name}"))?;
-    let data = dist.join("data");
-    let component = PageComponent::new(runtime, &component, pattern, file, Some(data), grants)?;
+    let component = PageComponent::new(engine, &component, source)?;
     let page = PagePattern::new(pattern);
     let (paths, fallback) = if page.is_dynamic() {
         let result = component.static_paths("build").await.map_err(|e| {
@@ -150,7 +161,7 @@ async fn prerender_page(
         bytes: total,
         revalidate: shortest,
         fallback: if page.is_dynamic() {
-            fallback_name(fallback)
+            manifest_fallback(fallback).name()
         } else {
             "-"
         },
@@ -158,7 +169,7 @@ async fn prerender_page(
     Ok((
         ManifestPage {
             pattern: pattern.to_owned(),
-            fallback: fallback_name(fallback).to_owned(),
+            fallback: manifest_fallback(fallback),
             paths: written,
         },
         summary,

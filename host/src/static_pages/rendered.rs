@@ -136,7 +136,7 @@ fn object_label(value: &serde_json::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pages::bindings::exports::routelet::route::page::Redirect;
+    use crate::static_pages::bindings::exports::routelet::route::page::Redirect;
 
     fn props(json: &str, revalidate: Option<f64>) -> PropsResult {
         PropsResult {

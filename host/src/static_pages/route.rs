@@ -9,10 +9,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use super::bindings::Fallback;
 use super::cache::{CacheEntry, PageCache};
 use super::paths::{PagePath, PagePattern};
-use super::preview_cookies::{PreviewKeys, PreviewState, exit_cookies};
 use super::rendered::{self, Outcome, Rendered};
 use super::sandbox::PageComponent;
-use crate::server::responses::{self, Body};
+use crate::factors::preview::cookies::{PreviewKeys, PreviewState, exit_cookies};
+use crate::response::{self as responses, Body};
 
 /// Which representation of a page a request asked for.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,103 +2,30 @@
 //! app's `data/` read-only and nothing else of the file system, under the memory and time limits.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use routelet_router::{ParamValue, Params};
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{
-    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
-    WasiHttpView,
-};
+use wasmtime::Store;
+use wasmtime::component::Component;
+use wasmtime_wasi::{FsPerms, WasiCtx};
 
 use super::bindings::{PropsContext, PropsResult, StaticPagePre, StaticPaths};
-use crate::capabilities::bindings::context;
-use crate::capabilities::grants::Grants;
-use crate::capabilities::key_value::{self, KeyValue};
-use crate::capabilities::outbound_http::SendFuture;
-use crate::capabilities::route_context::{self, RouteContext};
-use crate::capabilities::sql::{self, Sql};
 use crate::dist::RouteFile;
-use crate::runtime::engine::Runtime;
-use crate::runtime::guest_log::{GuestOutput, Stream};
-use crate::runtime::limits::MemoryLimiter;
+use crate::engine::Engine;
+use crate::engine::limits::MemoryLimiter;
+use crate::engine::state::GuestState;
+use crate::factors::bindings::context;
+use crate::factors::{AppFactors, RequestSetup, Role, RouteFactors, route_context};
+use crate::request::guest_log::{GuestOutput, Stream};
 
-/// The data of one page call's `Store`.
-pub struct PageState {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    network: NoNetwork,
-    limiter: MemoryLimiter,
-    route: RouteContext,
-    key_value: KeyValue,
-    sql: Sql,
-}
-
-impl WasiView for PageState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for PageState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.network,
-        }
-    }
-}
-
-/// Refuses every outgoing request and remembers what was tried, so the error can say so.
-#[derive(Default)]
-struct NoNetwork {
-    attempts: Arc<Mutex<Vec<String>>>,
-}
-
-impl WasiHttpHooks for NoNetwork {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> SendFuture {
-        self.attempts
-            .lock()
-            .expect("attempts")
-            .push(request.uri().to_string());
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
-    }
-}
-
-/// Makes the linker every page is instantiated with: WASI, `wasi:http` (to deny it with a
-/// clear error code rather than fail to link), and the route context.
-pub fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<PageState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-        .map_err(anyhow::Error::from)
-        .context("linking WASI for pages")?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-        .map_err(anyhow::Error::from)
-        .context("linking wasi:http for pages")?;
-    route_context::add_to_linker(&mut linker, |state: &mut PageState| &mut state.route)
-        .map_err(anyhow::Error::from)
-        .context("linking routelet:route/context for pages")?;
-    key_value::add_to_linker(&mut linker, |state: &mut PageState| &mut state.key_value)
-        .map_err(anyhow::Error::from)
-        .context("linking wasi:keyvalue for pages")?;
-    sql::add_to_linker(&mut linker, |state: &mut PageState| &mut state.sql)
-        .map_err(anyhow::Error::from)
-        .context("linking routelet:route/sql for pages")?;
-    Ok(linker)
+/// The memory and time a page call gets: the app's `[limits]`, handed in when it loads.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimits {
+    /// Linear memory per instance.
+    pub memory_bytes: usize,
+    /// One call, from instantiation to its result.
+    pub timeout: std::time::Duration,
 }
 
 /// Why a page call gave no usable result; the caller adds the page and path.
@@ -121,21 +48,17 @@ pub enum PageError {
 }
 
 /// Checks that a page imports only what pages may use and exports the static-page world.
-pub fn check_world(
-    runtime: &Runtime,
-    component: &Component,
-    file: &RouteFile,
-) -> anyhow::Result<()> {
-    page_pre(runtime, component, file).map(drop)
+pub fn check_world(engine: &Engine, component: &Component, file: &RouteFile) -> anyhow::Result<()> {
+    page_pre(engine, component, file).map(drop)
 }
 
 fn page_pre(
-    runtime: &Runtime,
+    engine: &Engine,
     component: &Component,
     file: &RouteFile,
-) -> anyhow::Result<StaticPagePre<PageState>> {
+) -> anyhow::Result<StaticPagePre<GuestState>> {
     let name = file.relative.display();
-    let instance_pre = runtime
+    let instance_pre = engine
         .page_linker
         .instantiate_pre(component)
         .map_err(anyhow::Error::from)
@@ -153,37 +76,52 @@ pub struct PageComponent {
     pub pattern: Arc<str>,
     /// Where it came from, for messages.
     pub file: RouteFile,
-    pre: StaticPagePre<PageState>,
-    runtime: Arc<Runtime>,
+    pre: StaticPagePre<GuestState>,
+    wasm: wasmtime::Engine,
+    factors: Arc<AppFactors>,
+    route_factors: RouteFactors,
     data_dir: Option<PathBuf>,
-    grants: Grants,
+    limits: PageLimits,
     /// Its request and instance counters.
     pub metrics: crate::metrics::RouteMetrics,
 }
 
+/// Where a page comes from and what it runs with.
+pub struct PageSource<'a> {
+    /// The page's pattern.
+    pub pattern: &'a str,
+    /// Its component file.
+    pub file: &'a RouteFile,
+    /// What the page sees as `data/`.
+    pub data_dir: Option<PathBuf>,
+    /// The deployment's factors.
+    pub factors: Arc<AppFactors>,
+    /// What the factors granted this page.
+    pub route_factors: RouteFactors,
+    /// Its memory and time.
+    pub limits: PageLimits,
+}
+
 impl PageComponent {
-    /// Pre-instantiates a compiled page; `data_dir` is what the page sees as `data/`.
+    /// Pre-instantiates a compiled page.
     pub fn new(
-        runtime: &Arc<Runtime>,
+        engine: &Engine,
         component: &Component,
-        pattern: &str,
-        file: &RouteFile,
-        data_dir: Option<PathBuf>,
-        grants: Grants,
+        source: PageSource<'_>,
     ) -> anyhow::Result<Self> {
-        grants.check(pattern, &runtime.key_value, &runtime.sql)?;
-        let pre = page_pre(runtime, component, file)?;
+        let pre = page_pre(engine, component, source.file)?;
         Ok(Self {
-            pattern: pattern.into(),
-            file: file.clone(),
+            pattern: source.pattern.into(),
+            file: source.file.clone(),
             pre,
-            runtime: runtime.clone(),
-            data_dir,
-            grants,
-            metrics: crate::metrics::RouteMetrics::new(pattern),
+            wasm: engine.wasm.clone(),
+            factors: source.factors,
+            route_factors: source.route_factors,
+            data_dir: source.data_dir,
+            limits: source.limits,
+            metrics: crate::metrics::RouteMetrics::new(source.pattern),
         })
     }
-
     /// Calls `get-static-paths`.
     pub async fn static_paths(&self, log_id: &str) -> Result<StaticPaths, PageError> {
         let call = self.call(Params::default(), log_id, async |page, store| {
@@ -233,14 +171,24 @@ impl PageComponent {
         log_id: &str,
         body: impl AsyncFnOnce(
             &super::bindings::StaticPage,
-            &mut Store<PageState>,
+            &mut Store<GuestState>,
         ) -> wasmtime::Result<R>,
     ) -> Result<R, PageError> {
-        let memory_hit = Arc::new(AtomicBool::new(false));
         let log_id: Arc<str> = log_id.into();
-        let network = NoNetwork::default();
-        let attempts = network.attempts.clone();
-        let socket_attempts = network.attempts.clone();
+        let factors = self.factors.request(
+            &self.route_factors,
+            RequestSetup {
+                pattern: self.pattern.clone(),
+                request_id: log_id.clone(),
+                params,
+                role: Role::Page,
+            },
+        );
+        let attempts = factors
+            .outbound_http
+            .attempts()
+            .expect("a page's outbound state records attempts");
+        let socket_attempts = attempts.clone();
         let mut wasi = WasiCtx::builder();
         wasi.stdout(GuestOutput::new(
             self.pattern.clone(),
@@ -269,32 +217,11 @@ impl PageComponent {
                     .map_err(|e| PageError::Failed(format!("opening {}: {e}", dir.display())))?;
             }
         }
-        let state = PageState {
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            network,
-            limiter: MemoryLimiter::new(self.runtime.limits.memory_bytes, memory_hit.clone()),
-            route: RouteContext::new(self.pattern.clone(), params),
-            key_value: KeyValue::new(
-                self.runtime.key_value.clone(),
-                self.pattern.clone(),
-                self.grants.key_value_stores.clone(),
-            )
-            .read_only(),
-            sql: Sql::new(
-                self.runtime.sql.clone(),
-                self.pattern.clone(),
-                self.grants.sql_databases.clone(),
-            )
-            .read_only(),
-        };
-        let mut store = Store::new(&self.runtime.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+        let limiter = MemoryLimiter::new(self.limits.memory_bytes);
+        let mut store = GuestState::store(&self.wasm, wasi.build(), limiter, factors);
+        let memory_hit = store.data().memory_hit();
 
-        let timeout = self.runtime.limits.timeout;
+        let timeout = self.limits.timeout;
         self.metrics.instantiations.inc();
         let run = async {
             let page = self.pre.instantiate_async(&mut store).await?;
@@ -309,7 +236,7 @@ impl PageComponent {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 let error = anyhow::Error::from(error);
-                let prefix = if memory_hit.load(Ordering::Relaxed) {
+                let prefix = if memory_hit.load(std::sync::atomic::Ordering::Relaxed) {
                     "memory limit reached: "
                 } else {
                     ""

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::bail;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::capabilities::data_dir::DataDir;
+use crate::factors::data_dir::DataDir;
 
 /// How long connecting to a Redis server may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -260,7 +260,7 @@ impl SqliteKv {
             }
             f(guard.as_mut().expect("opened above")).map_err(|e| failed(e.to_string()))
         };
-        crate::capabilities::data_dir::blocking(work)
+        crate::factors::data_dir::blocking(work)
     }
 }
 

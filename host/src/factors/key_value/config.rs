@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::Value;
+use crate::factors::named::Entry;
 
 /// The store every API route may open without a grant.
-pub const DEFAULT_STORE: &str = "default";
+pub const DEFAULT_STORE: &str = crate::factors::named::DEFAULT;
 
 /// `[key_value]`.
 #[derive(Debug, Default, Deserialize)]
@@ -23,14 +23,5 @@ pub const DEFAULT_STORE: &str = "default";
 pub struct KeyValueConfig {
     /// The stores besides `default` (which may also be listed, to move it to Redis).
     #[serde(default)]
-    pub stores: BTreeMap<String, StoreConfig>,
-}
-
-/// `[key_value.stores.NAME]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// `redis://...`, or `sqlite` / absent for the embedded store in the data directory.
-    #[serde(default)]
-    pub url: Option<Value>,
+    pub stores: BTreeMap<String, Entry>,
 }

@@ -9,16 +9,17 @@
 mod backend;
 pub mod config;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::bail;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 pub use backend::Backend;
-use config::{DEFAULT_STORE, KeyValueConfig};
+use config::KeyValueConfig;
 
 use super::data_dir::DataDir;
+use super::named::{Kind, Named};
+use super::{AppSetup, Factor, PageAccess, RequestSetup, Role, RouteSetup};
+use crate::config::AppConfig;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -34,43 +35,76 @@ mod bindings {
 use bindings::wasi::keyvalue::{atomics, batch, store};
 
 /// Every store of a deployment, opened (lazily) once and shared by all requests.
-#[derive(Default)]
-pub struct Stores {
-    stores: HashMap<String, Arc<Backend>>,
-}
+pub type Stores = Named<Backend>;
 
-impl Stores {
+/// How stores are named in `routelet.toml` and in messages.
+const KIND: Kind = Kind {
+    noun: "store",
+    section: "key_value",
+    table: "stores",
+    grant_key: "key_value_stores",
+};
+
+impl Named<Backend> {
     /// Sets up the backends named in `[key_value.stores]`, plus the embedded `default`.
     ///
     /// No connection is made here: backends connect on first use, with bounded waits.
     pub fn from_config(config: &KeyValueConfig, data_dir: &DataDir) -> anyhow::Result<Self> {
-        let mut stores = HashMap::new();
-        for (name, store) in &config.stores {
-            let url = match &store.url {
-                Some(url) => Some(url.resolve(&format!("[key_value.stores.{name}] url"))?),
-                None => None,
-            };
-            let backend = Backend::from_url(name, url.as_deref(), data_dir)?;
-            stores.insert(name.clone(), Arc::new(backend));
-        }
-        if !stores.contains_key(DEFAULT_STORE) {
-            let backend = Backend::from_url(DEFAULT_STORE, None, data_dir)?;
-            stores.insert(DEFAULT_STORE.to_owned(), Arc::new(backend));
-        }
-        Ok(Self { stores })
+        Named::open(KIND, &config.stores, |name, url| {
+            Backend::from_url(name, url, data_dir)
+        })
+    }
+}
+
+/// The factor: `wasi:keyvalue` for API routes, read-only for pages.
+pub struct KeyValueFactor;
+
+impl Factor for KeyValueFactor {
+    type App = Arc<Stores>;
+    type Route = Arc<[String]>;
+    type Request = KeyValue;
+    const SECTION: Option<&'static str> = Some("key_value");
+    const ROUTE_KEYS: &'static [&'static str] = &["key_value_stores"];
+    const PAGES: PageAccess = PageAccess::ReadOnly;
+
+    fn check(config: &AppConfig, _: &[RouteSetup<'_>]) -> anyhow::Result<()> {
+        config.section::<KeyValueConfig>("key_value").map(drop)
     }
 
-    /// Checks a route's grants against the stores that exist, so a typo stops the start.
-    pub fn check_grants(&self, pattern: &str, granted: &[String]) -> anyhow::Result<()> {
-        for name in granted {
-            if !self.stores.contains_key(name) {
-                bail!(
-                    "routelet.toml: [routes.\"{pattern}\"] key_value_stores grants store \
-                     \"{name}\", which is not defined; add [key_value.stores.{name}]"
-                );
-            }
-        }
+    fn open(setup: &AppSetup<'_>) -> anyhow::Result<Arc<Stores>> {
+        let config: KeyValueConfig = setup.config.section("key_value")?;
+        Ok(Arc::new(Stores::from_config(
+            &config,
+            &DataDir::new(setup.data_dir),
+        )?))
+    }
+
+    fn route(stores: &Arc<Stores>, setup: &RouteSetup<'_>) -> anyhow::Result<Arc<[String]>> {
+        let granted: Vec<String> = setup.key("key_value_stores")?.unwrap_or_default();
+        stores.check_grants(setup.pattern, &granted)?;
+        Ok(granted.into())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KeyValue,
+    ) -> wasmtime::Result<()> {
+        store::add_to_linker::<T, KeyValueData>(linker, get)?;
+        atomics::add_to_linker::<T, KeyValueData>(linker, get)?;
+        batch::add_to_linker::<T, KeyValueData>(linker, get)?;
         Ok(())
+    }
+
+    fn request(
+        stores: &Arc<Stores>,
+        granted: &Arc<[String]>,
+        setup: &mut RequestSetup,
+    ) -> KeyValue {
+        let state = KeyValue::new(stores.clone(), setup.pattern.clone(), granted.clone());
+        match setup.role {
+            Role::Route => state,
+            Role::Page => state.read_only(),
+        }
     }
 }
 
@@ -132,17 +166,12 @@ fn other(error: backend::Error) -> store::Error {
 
 impl store::Host for KeyValue {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, store::Error> {
-        let granted = identifier == DEFAULT_STORE || self.granted.contains(&identifier);
-        if !granted {
-            tracing::warn!(route = %self.route, "opening key-value store \"{identifier}\" refused: not granted");
-            return Err(store::Error::Other(format!(
-                "access denied: store \"{identifier}\" is not granted to route {}; grant it with \
-                 key_value_stores = [\"{identifier}\"] under [routes.\"{}\"] in routelet.toml",
-                self.route, self.route
-            )));
-        }
-        let Some(backend) = self.stores.stores.get(&identifier) else {
-            return Err(store::Error::NoSuchStore);
+        let backend = match self.stores.grant(&self.route, &self.granted, &identifier) {
+            Ok(Some(backend)) => backend,
+            Ok(None) => return Err(store::Error::NoSuchStore),
+            Err(refused) => {
+                return Err(store::Error::Other(format!("access denied: {}", refused.0)));
+            }
         };
         let bucket = Bucket {
             name: identifier.into(),
@@ -278,17 +307,6 @@ struct KeyValueData;
 
 impl HasData for KeyValueData {
     type Data<'a> = &'a mut KeyValue;
-}
-
-/// Adds `wasi:keyvalue/{store,atomics,batch}` to a linker; `get` finds the request's state.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut KeyValue,
-) -> wasmtime::Result<()> {
-    store::add_to_linker::<T, KeyValueData>(linker, get)?;
-    atomics::add_to_linker::<T, KeyValueData>(linker, get)?;
-    batch::add_to_linker::<T, KeyValueData>(linker, get)?;
-    Ok(())
 }
 
 #[cfg(test)]

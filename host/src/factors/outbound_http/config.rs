@@ -18,7 +18,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 use super::address::Network;
 use crate::config::Value;
-use crate::runtime::route_limits::parse_duration;
+use crate::units::parse_duration;
 
 /// `[outbound_http]` as written.
 #[derive(Debug, Default, Deserialize)]

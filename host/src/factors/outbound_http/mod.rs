@@ -1,21 +1,27 @@
 //! Outbound HTTP (`wasi:http/outgoing-handler`) for API routes: denied unless the route's
 //! `allowed_outbound_hosts` names the scheme, host and port; names reach only public addresses.
-//! Pages never get it (they link [`crate::pages::sandbox`]'s own hooks).
+//! Pages never get it: their requests are refused and remembered, so the page's error can say
+//! what it tried to reach.
 
 pub mod address;
 pub mod allow_list;
 pub mod client;
 pub mod config;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use anyhow::bail;
 use tokio_rustls::rustls;
+use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, TlsAlertReceivedPayload};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use allow_list::AllowList;
 use allow_list::{Host, Target, Verdict};
 pub use client::Client;
+
+use super::{AppSetup, Factor, PageAccess, RequestSetup, Role, RouteSetup};
+use crate::config::{AppConfig, CONFIG_FILE};
 
 /// What `WasiHttpHooks::send_request` returns, named once for every policy.
 pub type SendFuture = Box<
@@ -38,21 +44,91 @@ pub struct RouteOutbound {
     pub client: Client,
 }
 
+/// The factor: outbound HTTP through the route's allow-list. Its request state is the
+/// `wasi:http` hooks, so it links nothing of its own.
+pub struct OutboundHttpFactor;
+
+impl Factor for OutboundHttpFactor {
+    type App = Client;
+    type Route = Option<Arc<RouteOutbound>>;
+    type Request = Outbound;
+    const SECTION: Option<&'static str> = Some("outbound_http");
+    const ROUTE_KEYS: &'static [&'static str] = &["allowed_outbound_hosts"];
+    const PAGES: PageAccess = PageAccess::Never;
+
+    fn check(config: &AppConfig, routes: &[RouteSetup<'_>]) -> anyhow::Result<()> {
+        let section: config::OutboundConfig = config.section("outbound_http")?;
+        config::Settings::from_config(&section)?;
+        for route in routes {
+            allow_list(route)?;
+        }
+        Ok(())
+    }
+
+    fn open(setup: &AppSetup<'_>) -> anyhow::Result<Client> {
+        let section: config::OutboundConfig = setup.config.section("outbound_http")?;
+        Client::new(config::Settings::from_config(&section)?)
+    }
+
+    fn route(client: &Client, setup: &RouteSetup<'_>) -> anyhow::Result<Self::Route> {
+        let allow = allow_list(setup)?;
+        Ok((!allow.is_empty()).then(|| {
+            Arc::new(RouteOutbound {
+                allow,
+                client: client.clone(),
+            })
+        }))
+    }
+
+    fn link<T: Send + 'static>(
+        _: &mut Linker<T>,
+        _: fn(&mut T) -> &mut Outbound,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+
+    fn request(_: &Client, route: &Self::Route, setup: &mut RequestSetup) -> Outbound {
+        let page = setup.role == Role::Page;
+        Outbound {
+            route: setup.pattern.clone(),
+            request_id: setup.request_id.clone(),
+            access: if page { None } else { route.clone() },
+            attempts: page.then(Arc::default),
+        }
+    }
+}
+
+/// A route's `allowed_outbound_hosts`, parsed; an error names the route and the entry, and a
+/// page may have none.
+fn allow_list(setup: &RouteSetup<'_>) -> anyhow::Result<AllowList> {
+    let pattern = setup.pattern;
+    let written: Vec<String> = setup.key("allowed_outbound_hosts")?.unwrap_or_default();
+    let allow = AllowList::parse(&written).map_err(|why| {
+        anyhow::anyhow!("{CONFIG_FILE}: [routes.\"{pattern}\"] allowed_outbound_hosts entry {why}")
+    })?;
+    if setup.role == Role::Page && !allow.is_empty() {
+        bail!(
+            "{CONFIG_FILE}: [routes.\"{pattern}\"]: {} is a page, and pages never get network \
+             access; allowed_outbound_hosts is for API routes",
+            setup.file
+        );
+    }
+    Ok(allow)
+}
+
 /// One request's outbound policy: its route's allow-list, or nothing at all.
 pub struct Outbound {
     route: Arc<str>,
     request_id: Arc<str>,
     access: Option<Arc<RouteOutbound>>,
+    /// A page's: every attempt is refused and written down here.
+    attempts: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Outbound {
-    /// The policy of `route` for one request; `access` is `None` when the route may call nothing.
-    pub fn new(route: Arc<str>, request_id: Arc<str>, access: Option<Arc<RouteOutbound>>) -> Self {
-        Outbound {
-            route,
-            request_id,
-            access,
-        }
+    /// What a page tried to reach, for its error; `None` for API routes.
+    pub fn attempts(&self) -> Option<Arc<Mutex<Vec<String>>>> {
+        self.attempts.clone()
     }
 
     fn refuse(&self, target: &Target, error: Error, why: &str) -> SendFuture {
@@ -90,6 +166,13 @@ impl WasiHttpHooks for Outbound {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
+        if let Some(attempts) = &self.attempts {
+            attempts
+                .lock()
+                .expect("attempts")
+                .push(request.uri().to_string());
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
         let target = match Target::of(request.uri()) {
             Ok(target) => target,
             Err(why) => {

@@ -4,14 +4,21 @@
 //! carry, and the host turns it into the signed, encrypted cookie pair once the guest's response
 //! arrives, so a guest never sees the secret.
 
+pub mod cookies;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use anyhow::Context;
+use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::preview;
-use crate::pages::preview_cookies::{PREVIEW_DATA_LIMIT, PreviewKeys};
+use super::{AppSetup, Factor, PageAccess, RequestSetup, ResponseHook, RouteSetup};
+use crate::config::Value;
+use crate::dist::PREVIEW_SECRET_FILE;
+use cookies::{PREVIEW_DATA_LIMIT, PreviewKeys, enter_cookies, exit_cookies};
 
 /// What the route's response should do to the preview cookies.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,12 +106,103 @@ impl preview::Host for PreviewHost {
     }
 }
 
-/// Adds the import to a linker; `get` finds the request's capability in the store data.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut PreviewHost,
-) -> wasmtime::Result<()> {
-    preview::add_to_linker::<T, HasSelf<PreviewHost>>(linker, get)
+/// `[preview]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewConfig {
+    /// Signs and encrypts the preview cookies; without it each build makes its own.
+    pub secret: Option<Value>,
+}
+
+/// A deployment's preview keys, and the pages an API route may revalidate.
+pub struct Preview {
+    keys: Arc<PreviewKeys>,
+    revalidator: OnceLock<Weak<dyn Revalidate>>,
+}
+
+impl Preview {
+    /// The keys that seal and open the preview cookies; pages check requests with them.
+    pub fn keys(&self) -> &Arc<PreviewKeys> {
+        &self.keys
+    }
+
+    /// Connects on-demand revalidation to the deployment's pages once they are loaded.
+    ///
+    /// Held weakly: the pages hold this deployment's factors, so a strong link would be a cycle.
+    pub fn set_revalidator(&self, revalidator: Weak<dyn Revalidate>) {
+        let _ = self.revalidator.set(revalidator);
+    }
+}
+
+/// The factor: Preview Mode and revalidation for API routes; pages never get it.
+pub struct PreviewFactor;
+
+impl Factor for PreviewFactor {
+    type App = Preview;
+    type Route = ();
+    type Request = PreviewHost;
+    const SECTION: Option<&'static str> = Some("preview");
+    const PAGES: PageAccess = PageAccess::Never;
+
+    fn open(setup: &AppSetup<'_>) -> anyhow::Result<Preview> {
+        let config: PreviewConfig = setup.config.section("preview")?;
+        Ok(Preview {
+            keys: Arc::new(preview_secret(setup.dist, &config)?),
+            revalidator: OnceLock::new(),
+        })
+    }
+
+    fn route(_: &Preview, _: &RouteSetup<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut PreviewHost,
+    ) -> wasmtime::Result<()> {
+        preview::add_to_linker::<T, HasSelf<PreviewHost>>(linker, get)
+    }
+
+    fn request(app: &Preview, _: &(), _: &mut RequestSetup) -> PreviewHost {
+        let revalidator = app.revalidator.get().and_then(Weak::upgrade);
+        PreviewHost::new(app.keys.clone(), revalidator)
+    }
+
+    fn respond(state: &PreviewHost) -> Option<ResponseHook> {
+        let slot = state.action_slot();
+        Some(Box::new(move |headers| {
+            let cookies = match slot.lock().expect("preview slot").take() {
+                Some(PreviewAction::Enter {
+                    bypass,
+                    data,
+                    max_age,
+                }) => enter_cookies(&bypass, &data, max_age),
+                Some(PreviewAction::Exit) => exit_cookies(),
+                None => return,
+            };
+            for cookie in cookies {
+                if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                    headers.append(http::header::SET_COOKIE, value);
+                }
+            }
+        }))
+    }
+}
+
+/// The preview secret: configured, else the one the build generated, else one for this process.
+fn preview_secret(dist: &std::path::Path, config: &PreviewConfig) -> anyhow::Result<PreviewKeys> {
+    if let Some(secret) = &config.secret {
+        let secret = secret.resolve("[preview] secret")?;
+        return Ok(PreviewKeys::from_secret(secret.as_bytes()));
+    }
+    let file = dist.join(PREVIEW_SECRET_FILE);
+    if file.is_file() {
+        let secret = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        return Ok(PreviewKeys::from_secret(&secret));
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    Ok(PreviewKeys::from_secret(&secret))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use routelet_router::{ParamValue, Params};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::context;
+use super::{AppSetup, Factor, PageAccess, RequestSetup, RouteSetup};
 
 /// The route context of one request.
 #[derive(Debug, Default)]
@@ -49,12 +50,33 @@ pub fn wit_params(params: &Params) -> Vec<context::Param> {
         .collect()
 }
 
-/// Adds the import to a linker; `get` finds the request's context in the store data.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut RouteContext,
-) -> wasmtime::Result<()> {
-    context::add_to_linker::<T, HasSelf<RouteContext>>(linker, get)
+/// The factor: every guest, page or route, learns what it matched.
+pub struct RouteContextFactor;
+
+impl Factor for RouteContextFactor {
+    type App = ();
+    type Route = ();
+    type Request = RouteContext;
+    const PAGES: PageAccess = PageAccess::Same;
+
+    fn open(_: &AppSetup<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn route(_: &(), _: &RouteSetup<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut RouteContext,
+    ) -> wasmtime::Result<()> {
+        context::add_to_linker::<T, HasSelf<RouteContext>>(linker, get)
+    }
+
+    fn request(_: &(), _: &(), setup: &mut RequestSetup) -> RouteContext {
+        RouteContext::new(setup.pattern.clone(), std::mem::take(&mut setup.params))
+    }
 }
 
 #[cfg(test)]

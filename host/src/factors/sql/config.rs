@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::Value;
+use crate::factors::named::Entry;
 
 /// The database every API route may open without a grant, and the one migrations apply to.
-pub const DEFAULT_DATABASE: &str = "default";
+pub const DEFAULT_DATABASE: &str = crate::factors::named::DEFAULT;
 
 /// `[sql]`.
 #[derive(Debug, Default, Deserialize)]
@@ -23,14 +23,5 @@ pub const DEFAULT_DATABASE: &str = "default";
 pub struct SqlConfig {
     /// The databases besides `default` (which may also be listed, to move it to PostgreSQL).
     #[serde(default)]
-    pub databases: BTreeMap<String, DatabaseConfig>,
-}
-
-/// `[sql.databases.NAME]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// `postgres://...`, or `sqlite` / absent for `NAME.sqlite` in the data directory.
-    #[serde(default)]
-    pub url: Option<Value>,
+    pub databases: BTreeMap<String, Entry>,
 }

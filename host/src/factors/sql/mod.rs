@@ -12,14 +12,16 @@ pub mod migrations;
 mod postgres;
 mod sqlite;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::bail;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::data_dir::DataDir;
-use config::{DEFAULT_DATABASE, SqlConfig};
+use super::named::{Kind, Named};
+use super::{AppSetup, Factor, PageAccess, RequestSetup, Role, RouteSetup};
+use crate::config::AppConfig;
+use config::SqlConfig;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -70,52 +72,88 @@ impl Database {
 }
 
 /// Every database of a deployment.
-#[derive(Default)]
-pub struct Databases {
-    databases: HashMap<String, Database>,
-}
+pub type Databases = Named<Database>;
 
-impl Databases {
+/// How databases are named in `routelet.toml` and in messages.
+const KIND: Kind = Kind {
+    noun: "database",
+    section: "sql",
+    table: "databases",
+    grant_key: "sql_databases",
+};
+
+impl Named<Database> {
     /// Sets up the databases named in `[sql.databases]`, plus the embedded `default`.
     ///
     /// No connection is made here; pools connect on first use, with bounded waits.
     pub fn from_config(config: &SqlConfig, data_dir: &DataDir) -> anyhow::Result<Self> {
-        let mut databases = HashMap::new();
-        for (name, database) in &config.databases {
-            let url = match &database.url {
-                Some(url) => Some(url.resolve(&format!("[sql.databases.{name}] url"))?),
-                None => None,
-            };
-            databases.insert(
-                name.clone(),
-                Database::from_url(name, url.as_deref(), data_dir)?,
-            );
-        }
-        if !databases.contains_key(DEFAULT_DATABASE) {
-            databases.insert(
-                DEFAULT_DATABASE.to_owned(),
-                Database::from_url(DEFAULT_DATABASE, None, data_dir)?,
-            );
-        }
-        Ok(Self { databases })
+        Named::open(KIND, &config.databases, |name, url| {
+            Database::from_url(name, url, data_dir)
+        })
     }
 
-    /// Checks a route's grants against the databases that exist, so a typo stops the start.
-    pub fn check_grants(&self, pattern: &str, granted: &[String]) -> anyhow::Result<()> {
-        for name in granted {
-            if !self.databases.contains_key(name) {
-                bail!(
-                    "routelet.toml: [routes.\"{pattern}\"] sql_databases grants database \
-                     \"{name}\", which is not defined; add [sql.databases.{name}]"
-                );
+    /// The database migrations apply to.
+    pub fn default_database(&self) -> Option<&Database> {
+        self.default_entry().map(|database| &**database)
+    }
+}
+
+/// The factor: `routelet:route/sql` for API routes, read-only for pages; migrations at start.
+pub struct SqlFactor;
+
+impl Factor for SqlFactor {
+    type App = Arc<Databases>;
+    type Route = Arc<[String]>;
+    type Request = Sql;
+    const SECTION: Option<&'static str> = Some("sql");
+    const ROUTE_KEYS: &'static [&'static str] = &["sql_databases"];
+    const PAGES: PageAccess = PageAccess::ReadOnly;
+
+    fn check(config: &AppConfig, _: &[RouteSetup<'_>]) -> anyhow::Result<()> {
+        config.section::<SqlConfig>("sql").map(drop)
+    }
+
+    fn open(setup: &AppSetup<'_>) -> anyhow::Result<Arc<Databases>> {
+        let config: SqlConfig = setup.config.section("sql")?;
+        Ok(Arc::new(Databases::from_config(
+            &config,
+            &DataDir::new(setup.data_dir),
+        )?))
+    }
+
+    async fn start(databases: &Arc<Databases>, setup: &AppSetup<'_>) -> anyhow::Result<()> {
+        if let Some(database) = databases.default_database() {
+            let dir = setup.dist.join(migrations::MIGRATIONS_DIR);
+            for name in migrations::apply(database, &dir).await? {
+                tracing::info!("applied migration {}/{name}", migrations::MIGRATIONS_DIR);
             }
         }
         Ok(())
     }
 
-    /// The database migrations apply to.
-    pub fn default_database(&self) -> Option<&Database> {
-        self.databases.get(DEFAULT_DATABASE)
+    fn route(databases: &Arc<Databases>, setup: &RouteSetup<'_>) -> anyhow::Result<Arc<[String]>> {
+        let granted: Vec<String> = setup.key("sql_databases")?.unwrap_or_default();
+        databases.check_grants(setup.pattern, &granted)?;
+        Ok(granted.into())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut Sql,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, SqlData>(linker, get)
+    }
+
+    fn request(
+        databases: &Arc<Databases>,
+        granted: &Arc<[String]>,
+        setup: &mut RequestSetup,
+    ) -> Sql {
+        let state = Sql::new(databases.clone(), setup.pattern.clone(), granted.clone());
+        match setup.role {
+            Role::Route => state,
+            Role::Page => state.read_only(),
+        }
     }
 }
 
@@ -169,18 +207,14 @@ impl wit::Host for Sql {}
 
 impl wit::HostConnection for Sql {
     async fn open(&mut self, name: String) -> Result<Resource<Connection>, Error> {
-        if name != DEFAULT_DATABASE && !self.granted.contains(&name) {
-            tracing::warn!(route = %self.route, "opening database \"{name}\" refused: not granted");
-            return Err(Error::AccessDenied(format!(
-                "database \"{name}\" is not granted to route {}; grant it with sql_databases = \
-                 [\"{name}\"] under [routes.\"{}\"] in routelet.toml",
-                self.route, self.route
-            )));
-        }
-        let Some(database) = self.databases.databases.get(&name) else {
-            return Err(Error::NoSuchDatabase(format!(
-                "no database is named \"{name}\""
-            )));
+        let database = match self.databases.grant(&self.route, &self.granted, &name) {
+            Ok(Some(database)) => database,
+            Ok(None) => {
+                return Err(Error::NoSuchDatabase(format!(
+                    "no database is named \"{name}\""
+                )));
+            }
+            Err(refused) => return Err(Error::AccessDenied(refused.0)),
         };
         let conn = database.connect(self.read_only).await?;
         self.table
@@ -273,14 +307,6 @@ struct SqlData;
 
 impl HasData for SqlData {
     type Data<'a> = &'a mut Sql;
-}
-
-/// Adds `routelet:route/sql` to a linker; `get` finds the request's state.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut Sql,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, SqlData>(linker, get)
 }
 
 #[cfg(test)]

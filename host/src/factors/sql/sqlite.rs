@@ -9,7 +9,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{ErrorCode, ffi};
 
 use super::{Error, Rows, Value, sqlite_placeholders};
-use crate::capabilities::data_dir::{DataDir, blocking};
+use crate::factors::data_dir::{DataDir, blocking};
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
