@@ -1,12 +1,10 @@
 //! `routelet dev`, end to end: a real app is built and served, a changed route is rebuilt and
 //! swapped in while the host runs, and a compile error leaves the last good version serving.
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{Server, app_with, client};
+use crate::support::{Server, app_with, client};
 
 fn route(text: &str) -> String {
     format!(
@@ -61,9 +59,9 @@ async fn a_changed_route_is_rebuilt_alone_and_a_broken_one_keeps_the_last_good_v
             ("pages/api/b.rs", &route("B1")),
         ],
     );
-    let server =
-        Server::try_start_command(&["dev", app.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .command(&["dev", app.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .start();
     wait_for(&server, "/api/a", "A1").await;
     wait_for(&server, "/api/b", "B1").await;
 

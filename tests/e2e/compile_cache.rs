@@ -1,20 +1,17 @@
 //! The compile cache across restarts: a second start with the same data folder compiles
 //! nothing, and an artifact changed on disk is compiled again rather than loaded.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{Server, client, example_dist, scratch_dir};
 use reqwest::StatusCode;
-use support::{Server, client, example_dist, scratch_dir};
 
 /// Starts the blog-api example on `data`, checks it answers, and returns the cache log line.
 async fn start_and_summary(data: &Path) -> String {
-    let server = Server::try_start_with(
-        &example_dist("blog-api"),
-        &["--data-dir", data.to_str().unwrap()],
-    )
-    .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .dist(&example_dist("blog-api"))
+        .data_dir(data)
+        .start();
     assert!(server.wait_for_log(" reused, "), "{}", server.log());
     let response = client().get(server.url("/api")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -63,11 +60,10 @@ async fn a_restart_compiles_nothing_and_a_tampered_artifact_is_recompiled() {
 fn the_key_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let data = scratch_dir("compile-cache-key");
-    let server = Server::try_start_with(
-        &example_dist("hello"),
-        &["--data-dir", data.join("nested/data").to_str().unwrap()],
-    )
-    .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .dist(&example_dist("hello"))
+        .data_dir(&data.join("nested/data"))
+        .start();
     drop(server);
     let mode = std::fs::metadata(data.join("nested/data/compile-cache/key"))
         .unwrap()

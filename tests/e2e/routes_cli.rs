@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-mod support;
-
-use support::{run_routelet, scratch_dir};
+use crate::support::{run_routelet, scratch_dir};
 
 /// A dist whose components are empty files: `routes` must not read or compile them.
 fn dist_with(name: &str, files: &[&str]) -> std::path::PathBuf {

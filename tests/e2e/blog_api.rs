@@ -1,13 +1,11 @@
 //! The examples, built by `routelet build` into real components and served by a real host:
 //! every kind of dynamic route, the Next.js body rules, guest crashes, HTTP/2 and concurrency.
 
-mod support;
-
 use std::sync::OnceLock;
 
+use crate::support::{Server, client, example_dist};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Server, client, example_dist};
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
@@ -318,7 +316,7 @@ async fn large_bodies_stream_both_ways() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["bytes"], 8 * 1024 * 1024);
+    assert_eq!(body["bytes"], 8 * 1024 * 1024, "{body}");
 }
 
 #[tokio::test]

@@ -1,28 +1,29 @@
 //! The subscribe form, end to end in a real browser: headless Chromium (Debian's `chromium`,
-//! driven by the npm package `playwright-core` that `scripts/setup` installs) fills in the form
+//! driven by the npm package `playwright-core` that `scripts/test-services` installs) fills in the form
 //! on `/`, submits it, lands on the success page, and the row is then found in the database.
-
-mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Server, example_dist, repo_root};
+use crate::support::{Server, example_dist, repo_root};
 
 #[test]
 fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
     let browser_dir = repo_root().join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed: run scripts/setup"
+        "playwright-core is not installed: run scripts/test-services"
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").is_file(),
-        "chromium is not installed: run scripts/setup"
+        "chromium is not installed: run scripts/test-services"
     );
-    let data = support::fresh_data_dir();
-    let server = Server::start_with_data(&example_dist("blog-api"), &data);
-    let profile = support::scratch_dir("chromium-profile");
+    let data = crate::support::fresh_data_dir();
+    let server = Server::builder()
+        .dist(&example_dist("blog-api"))
+        .data_dir(&data)
+        .start();
+    let profile = crate::support::scratch_dir("chromium-profile");
     let email = "browser@example.com";
 
     let started = Instant::now();
@@ -35,7 +36,7 @@ fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("running node (scripts/setup installs it)");
+        .expect("running node (scripts/test-services installs it)");
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

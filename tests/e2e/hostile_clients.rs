@@ -2,13 +2,11 @@
 //! headers past the limit (431), headers that never finish (closed after the header timeout),
 //! and a healthy request still answers afterwards.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{Server, example_dist, raw_request};
+use crate::support::{Server, example_dist, raw_request};
 
 #[test]
 fn headers_past_the_limit_get_431_and_are_logged() {

@@ -1,15 +1,13 @@
 //! Static pages end to end: the build host's output and its sandbox, then serving with fallback,
 //! stale-while-revalidate, on-demand revalidation and Preview Mode, over real HTTP.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::{Server, app_with, build_app, client, example_dist, repo_root, scratch_dir};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use support::{Server, app_with, build_app, client, example_dist, repo_root, scratch_dir};
 
 /// A private copy of the blog's dist, for tests that change its data.
 fn blog_copy(name: &str) -> PathBuf {
@@ -170,7 +168,7 @@ fn a_page_is_never_granted_outbound_http() {
 
     // Refused by the build...
     let app = scratch_dir("page-outbound-app");
-    support::copy_dir(&repo_root().join("examples/blog"), &app);
+    crate::support::copy_dir(&repo_root().join("examples/blog"), &app);
     let _ = std::fs::remove_dir_all(app.join(".routelet"));
     let config = std::fs::read_to_string(app.join("routelet.toml")).unwrap() + grant;
     std::fs::write(app.join("routelet.toml"), &config).unwrap();
@@ -181,7 +179,7 @@ fn a_page_is_never_granted_outbound_http() {
     // ...and by the host, for a dist whose routelet.toml was edited after the build.
     let dist = blog_copy("page-outbound-dist");
     std::fs::write(dist.join("routelet.toml"), &config).unwrap();
-    let message = match Server::try_start(&dist) {
+    let message = match Server::builder().dist(&dist).try_start() {
         Ok(_) => panic!("the host started with outbound HTTP for a page"),
         Err(message) => message,
     };
@@ -742,7 +740,7 @@ async fn pages_read_the_databases_at_build_and_at_request_time() {
     );
     let dist = app.join("dist");
     let data = app.join("data-dir");
-    let (ok, stdout, stderr) = support::build_app_with_data(&app, &dist, &data);
+    let (ok, stdout, stderr) = crate::support::build_app_with_data(&app, &dist, &data);
     assert!(
         ok,
         "{stdout}
@@ -753,7 +751,7 @@ async fn pages_read_the_databases_at_build_and_at_request_time() {
         "1 notes"
     );
 
-    let server = Server::start_with_data(&dist, &data);
+    let server = Server::builder().dist(&dist).data_dir(&data).start();
     let http = client();
     let added = http
         .post(server.url("/api/add"))
@@ -791,7 +789,7 @@ fn a_page_that_writes_to_a_database_fails_the_build() {
         ],
     );
     let data = app.join("data-dir");
-    let (ok, _, stderr) = support::build_app_with_data(&app, &app.join("dist"), &data);
+    let (ok, _, stderr) = crate::support::build_app_with_data(&app, &app.join("dist"), &data);
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("Error occurred prerendering page \"/scribble\"")

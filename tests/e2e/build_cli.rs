@@ -1,9 +1,7 @@
 //! `routelet build APP`: route files in, a dist folder out, and precise errors for bad apps.
 
-mod support;
-
+use crate::support::{app_with, build_app, example_dist, scratch_dir};
 use serde_json::Value;
-use support::{app_with, build_app, example_dist, scratch_dir};
 
 const GOOD_ROUTE: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -198,8 +196,8 @@ pub fn handler(req: Request) -> Response { Response::text(req.text().unwrap_or_d
     let out = app.join("dist");
     let (ok, _, stderr) = build_app(&app, &out);
     assert!(ok, "{stderr}");
-    let server = support::Server::start(&out);
-    let client = support::client();
+    let server = crate::support::Server::start(&out);
+    let client = crate::support::client();
     let response = client
         .post(server.url("/api/small"))
         .body("0123456789")
@@ -268,14 +266,14 @@ fn a_missing_wasm_target_is_installed_through_rustup_saying_so() {
         fake.join("bin").display(),
         std::env::var("PATH").unwrap()
     );
-    let output = std::process::Command::new(support::routelet())
+    let output = std::process::Command::new(crate::support::routelet())
         .args([
             "build",
             app.to_str().unwrap(),
             "--out",
             app.join("dist").to_str().unwrap(),
         ])
-        .env("ROUTELET_TARGET_DIR", support::wasm_target_dir())
+        .env("ROUTELET_TARGET_DIR", crate::support::wasm_target_dir())
         .env("RUSTC", fake.join("bin/rustc"))
         .env("PATH", path)
         .output()

@@ -1,15 +1,13 @@
 //! Serving a dist folder by hand: plain wasi:http components from any toolchain, public files,
 //! normalisation redirects, bad components and bad layouts.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use reqwest::StatusCode;
-use support::{
+use crate::support::{
     Server, build_plain_component, client, raw_request, repo_root, run_routelet, scratch_dir,
 };
+use reqwest::StatusCode;
 
 /// The plain component (no SDK, only the `wasi` crate), built once.
 fn plain_component() -> &'static Path {
@@ -270,7 +268,7 @@ async fn fifty_concurrent_requests_all_succeed() {
 }
 
 fn refused(dist: &Path) -> String {
-    match Server::try_start(dist) {
+    match Server::builder().dist(dist).try_start() {
         Ok(_) => panic!("routelet serve started on a bad dist {}", dist.display()),
         Err(output) => output,
     }

@@ -1,16 +1,14 @@
 //! Deploys to a running host, end to end: the `routelet deploy` command against a real host's
 //! admin API, under load, with bad bundles, one route at a time, across restarts.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{Server, built_app, client, dist_with_config, fresh_data_dir, run_routelet};
 use reqwest::StatusCode;
-use support::{Server, built_app, client, dist_with_config, fresh_data_dir, run_routelet};
 
 const VERSION_ROUTE: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -64,17 +62,11 @@ fn unique() -> usize {
 
 /// A host serving `dist` with the admin API on a free port, its data in `data`.
 fn start_admin(dist: Option<&Path>, data: &Path) -> Server {
-    let mut args: Vec<&str> = Vec::new();
+    let mut host = Server::builder().data_dir(data).admin();
     if let Some(dist) = dist {
-        args.push(dist.to_str().unwrap());
+        host = host.dist(dist);
     }
-    args.extend([
-        "--admin",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    Server::try_start_args(&args).unwrap_or_else(|message| panic!("{message}"))
+    host.start()
 }
 
 /// Runs an admin command (`deploy`, `rollback`...) against `server` with its generated token.
@@ -567,11 +559,11 @@ async fn the_admin_api_needs_its_token_and_is_not_on_the_public_listener() {
 async fn json_logs_are_one_object_per_line_with_the_request_id() {
     let data = fresh_data_dir();
     let dist = version_dist("v1");
-    let server = Server::try_start_with(
-        &dist,
-        &["--log-format", "json", "--data-dir", data.to_str().unwrap()],
-    )
-    .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .dist(&dist)
+        .data_dir(&data)
+        .args(&["--log-format", "json"])
+        .start();
     let response = client()
         .get(server.url("/api/ping"))
         .header("x-request-id", "trace-json-1")
@@ -604,16 +596,12 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_newest_deployments_are_kept() {
     let data = fresh_data_dir();
-    let server = Server::try_start_args(&[
-        version_dist("v1").to_str().unwrap(),
-        "--admin",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--keep-deployments",
-        "2",
-    ])
-    .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .dist(&version_dist("v1"))
+        .data_dir(&data)
+        .admin()
+        .args(&["--keep-deployments", "2"])
+        .start();
     for version in ["v2", "v3"] {
         let dist = version_dist(version);
         succeeded(&admin(&server, &data, &["deploy", dist.to_str().unwrap()]));

@@ -1,13 +1,11 @@
 //! A request whose client goes away mid-request, by an HTTP/2 stream reset or by closing the
 //! HTTP/1.1 connection: one log line says it was cancelled, and the in-flight gauge comes back.
 
-mod support;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::{Server, build_plain_component, fresh_data_dir, repo_root, scratch_dir};
+use crate::support::{Server, build_plain_component, fresh_data_dir, repo_root, scratch_dir};
 
 /// A dist of one route, the plain `wasi:http` fixture, which sleeps on `?sleep_ms=N`.
 fn sleepy_dist() -> PathBuf {
@@ -40,14 +38,11 @@ async fn in_flight_reaches(server: &Server, data: &std::path::Path, want: &str) 
 async fn an_abandoned_request_is_logged_as_cancelled_and_leaves_the_gauge_as_it_was() {
     let dist = sleepy_dist();
     let data = fresh_data_dir();
-    let server = Server::try_start_args(&[
-        dist.to_str().unwrap(),
-        "--admin",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .unwrap_or_else(|message| panic!("{message}"));
+    let server = Server::builder()
+        .dist(&dist)
+        .data_dir(&data)
+        .admin()
+        .start();
     let cancelled = "GET /api/plain 499 cancelled by the client";
 
     // HTTP/2: the stream is reset while the guest runs; the connection stays open.

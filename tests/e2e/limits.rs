@@ -2,13 +2,11 @@
 //! over the app's, each hit answered with its status, logged with its route and limit, and
 //! counted; bad values stop the start naming the key.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::support::{Server, built_app, client, dist_with_config};
 use reqwest::StatusCode;
-use support::{Server, built_app, client, dist_with_config};
 
 const HOG: &str = r#"
 use routelet_sdk::{Request, Response};
@@ -28,6 +26,7 @@ const SPIN: &str = r#"
 use routelet_sdk::{Request, Response};
 
 pub fn handler(_req: Request) -> Response {
+    eprintln!("spinning");
     let mut n: u64 = 0;
     loop {
         n = std::hint::black_box(n.wrapping_add(1));
@@ -124,7 +123,8 @@ async fn each_limit_answers_with_its_status_and_names_the_route_and_limit() {
     // Time, and one instance at a time: the second request is refused at once with 503.
     let started = Instant::now();
     let first = tokio::spawn(http.get(server.url("/api/spin")).send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the guest says it runs, its one instance is taken.
+    assert!(server.wait_for_log("spinning"), "{}", server.log());
     let second = http.get(server.url("/api/spin")).send().await.unwrap();
     assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(second.headers()["retry-after"], "1");
@@ -148,7 +148,7 @@ async fn each_limit_answers_with_its_status_and_names_the_route_and_limit() {
     // ...and a chunked body is cut off at the cap. The host answers before the client has
     // sent everything and closes the connection, so read the answer from a raw socket.
     let chunk = format!("4000\r\n{}\r\n", "b".repeat(16 * 1024));
-    let answer = support::raw_request(
+    let answer = crate::support::raw_request(
         server.addr,
         &format!(
             "POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
@@ -208,7 +208,11 @@ fn a_bad_limit_stops_the_start_naming_the_key_and_the_route() {
         ("[limits]\nspeed = \"fast\"\n", "unknown field `speed`"),
     ] {
         let dist = dist_with("limits-bad", config);
-        let error = Server::try_start(&dist).err().expect("the start must fail");
+        let error = Server::builder()
+            .dist(&dist)
+            .try_start()
+            .err()
+            .expect("the start must fail");
         assert!(error.contains(needle), "{needle} missing from\n{error}");
     }
 }

@@ -1,6 +1,6 @@
 //! Real Redis and PostgreSQL servers on loopback, in temporary folders, stopped when dropped.
 //!
-//! `scripts/setup` installs them (`apt-get install -y redis-server postgresql`); a missing
+//! `scripts/test-services` installs them (`apt-get install -y redis-server postgresql`); a missing
 //! server fails the test with that advice rather than skipping it.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -63,7 +63,7 @@ impl Redis {
     /// Starts one and waits (bounded) until it listens.
     pub fn start(dir: &Path) -> Redis {
         let binary = find_binary(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"]).expect(
-            "redis-server is not installed: run scripts/setup (apt-get install -y redis-server)",
+            "redis-server is not installed: run scripts/test-services (apt-get install -y redis-server)",
         );
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
@@ -109,7 +109,7 @@ fn postgres_bin(name: &str) -> PathBuf {
         .collect();
     found.sort();
     found.pop().unwrap_or_else(|| {
-        panic!("PostgreSQL's {name} is not installed: run scripts/setup (apt-get install -y postgresql)")
+        panic!("PostgreSQL's {name} is not installed: run scripts/test-services (apt-get install -y postgresql)")
     })
 }
 
@@ -124,7 +124,10 @@ fn postgres_user() -> Option<(u32, u32)> {
             .args([flag, "postgres"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "no postgres user: run scripts/setup");
+        assert!(
+            out.status.success(),
+            "no postgres user: run scripts/test-services"
+        );
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     Some((id("-u"), id("-g")))

@@ -28,12 +28,25 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// A scratch folder for this test binary, emptied at first use.
+/// A scratch folder, emptied at first use, named after the calling area's module and `name`:
+/// areas run side by side in one binary, so the same name in two areas is two folders.
+#[track_caller]
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = target_dir().join("e2e").join(name);
+    let dir = target_dir()
+        .join("e2e")
+        .join("scratch")
+        .join(caller_area())
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a scratch folder");
     dir
+}
+
+/// The test module (`limits`, `deploy`, ...) that called the `#[track_caller]` helper.
+#[track_caller]
+fn caller_area() -> String {
+    let file = Path::new(std::panic::Location::caller().file());
+    file.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
 /// The `routelet` binary cargo built for this test run.
@@ -55,7 +68,7 @@ pub fn wasm_target_dir() -> PathBuf {
     target_dir().join("routelet-wasm")
 }
 
-/// Builds `examples/NAME` with `routelet build` (once per test binary) and returns its dist.
+/// Builds `examples/NAME` with `routelet build` (once per run) and returns its dist.
 pub fn example_dist(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
@@ -87,18 +100,17 @@ pub fn example_dist(name: &str) -> PathBuf {
 /// A data directory no other host has used: each test starts from empty stores.
 pub fn fresh_data_dir() -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static EMPTIED: std::sync::Once = std::sync::Once::new();
+    let all = target_dir().join("e2e").join("data-dirs");
+    // The previous run's folders go at first use, so they do not pile up.
+    EMPTIED.call_once(|| {
+        let _ = std::fs::remove_dir_all(&all);
+    });
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let exe = std::env::current_exe().unwrap();
-    let name = exe.file_stem().unwrap().to_string_lossy().into_owned();
-    let dir = target_dir()
-        .join("e2e")
-        .join("data")
-        .join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    all.join(format!("{}-{n}", std::process::id()))
 }
 
-/// A running `routelet serve`, stopped (SIGKILL) when dropped.
+/// A running `routelet serve` (or `dev`), stopped (SIGKILL) when dropped.
 pub struct Server {
     child: Child,
     /// Where it listens.
@@ -109,56 +121,104 @@ pub struct Server {
     stdout: Arc<Mutex<String>>,
 }
 
+/// How a test host is started: `Server::builder()`, then what differs from the defaults
+/// (`routelet serve --listen 127.0.0.1:0` on a fresh data directory, no dist, no admin API).
+#[must_use]
+pub struct ServerBuilder {
+    command: Option<Vec<String>>,
+    dist: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl ServerBuilder {
+    /// Serves this dist.
+    pub fn dist(mut self, dist: &Path) -> Self {
+        self.dist = Some(dist.to_owned());
+        self
+    }
+
+    /// Keeps embedded stores, deployments and the admin token in `dir`, e.g. to restart on the
+    /// same data or to read the token.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Turns the admin API on, on a free loopback port (see [`Server::admin_url`]).
+    pub fn admin(self) -> Self {
+        self.args(&["--admin", "127.0.0.1:0"])
+    }
+
+    /// Adds more `routelet serve` arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|arg| arg.to_string()));
+        self
+    }
+
+    /// Runs `routelet ARGS` instead of `serve` (a command that serves, such as `dev`); the
+    /// other settings are then ignored.
+    pub fn command(mut self, args: &[&str]) -> Self {
+        self.command = Some(args.iter().map(|arg| arg.to_string()).collect());
+        self
+    }
+
+    /// Starts the host and waits for its URL; panics with its output if it does not come up.
+    #[track_caller]
+    pub fn start(self) -> Server {
+        self.try_start()
+            .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// Starts the host and waits for its URL, or returns its output if it does not come up.
+    pub fn try_start(self) -> Result<Server, String> {
+        let args = match self.command {
+            Some(command) => command,
+            None => {
+                let mut args: Vec<String> = ["serve", "--listen", "127.0.0.1:0"]
+                    .map(String::from)
+                    .into();
+                if let Some(dist) = &self.dist {
+                    args.push(dist.to_str().unwrap().to_owned());
+                }
+                let data = self.data_dir.unwrap_or_else(fresh_data_dir);
+                args.extend(["--data-dir".to_owned(), data.to_str().unwrap().to_owned()]);
+                args.extend(self.args);
+                args
+            }
+        };
+        Server::launch(&args)
+    }
+}
+
 impl Server {
-    /// Starts `routelet serve DIST --listen 127.0.0.1:0` and waits for its URL.
+    /// A host to configure, then start.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            command: None,
+            dist: None,
+            data_dir: None,
+            args: Vec::new(),
+        }
+    }
+
+    /// The common case: `routelet serve DIST` on a fresh data directory.
+    #[track_caller]
     pub fn start(dist: &Path) -> Server {
-        Self::try_start(dist).unwrap_or_else(|message| panic!("{message}"))
+        Self::builder().dist(dist).start()
     }
 
-    /// Like [`Server::start`], but returns the host's output when it does not come up.
-    pub fn try_start(dist: &Path) -> Result<Server, String> {
-        Self::try_start_with_data(dist, &fresh_data_dir())
-    }
-
-    /// Starts a host whose embedded stores live in `data_dir`, e.g. to restart on the same data.
-    pub fn start_with_data(dist: &Path, data_dir: &Path) -> Server {
-        Self::try_start_with_data(dist, data_dir).unwrap_or_else(|message| panic!("{message}"))
-    }
-
-    /// Like [`Server::start_with_data`], but returns the host's output when it does not come up.
-    pub fn try_start_with_data(dist: &Path, data_dir: &Path) -> Result<Server, String> {
-        Self::try_start_with(dist, &["--data-dir", data_dir.to_str().unwrap()])
-    }
-
-    /// Starts `routelet serve DIST --listen 127.0.0.1:0 ARGS` and waits for its URL.
-    pub fn try_start_with(dist: &Path, args: &[&str]) -> Result<Server, String> {
-        let mut all = vec![dist.to_str().unwrap()];
-        all.extend_from_slice(args);
-        Self::try_start_args(&all)
-    }
-
-    /// Starts `routelet serve --listen 127.0.0.1:0 ARGS` and waits for its URL.
-    pub fn try_start_args(args: &[&str]) -> Result<Server, String> {
-        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        Self::try_start_command(&all)
-    }
-
-    /// Runs `routelet ARGS` (a command that serves, such as `serve` or `dev`) and waits for the
-    /// URL it prints.
-    #[expect(
-        clippy::zombie_processes,
-        reason = "every path reaps the child (try_wait, wait) or hands it to Server, whose Drop waits"
-    )]
-    pub fn try_start_command(args: &[&str]) -> Result<Server, String> {
+    /// Runs `routelet ARGS` and waits for the URL it prints.
+    fn launch(args: &[String]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(args)
             .env("ROUTELET_TARGET_DIR", wasm_target_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("starting routelet serve");
-        reap_at_exit(child.id());
+            .expect("starting routelet");
+        let pid = child.id();
+        reap_at_exit(pid);
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -182,44 +242,59 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+            stdout: printed,
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
                     if let Some(url) = line.split("http://").nth(1) {
-                        let addr = url.split_whitespace().next().unwrap().parse().unwrap();
-                        return Ok(Server {
-                            child,
-                            addr,
-                            log,
-                            stdout: printed,
-                        });
+                        server.addr = url.split_whitespace().next().unwrap().parse().unwrap();
+                        return Ok(server);
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        std::thread::sleep(Duration::from_millis(200));
-                        return Err(format!(
-                            "routelet serve exited with {status}:\n{}",
-                            log.lock().unwrap()
-                        ));
+                    if let Some(status) = server.exited() {
+                        return Err(server.exited_with(status));
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = child.wait().expect("waiting for routelet");
-                    std::thread::sleep(Duration::from_millis(200));
-                    return Err(format!(
-                        "routelet serve exited with {status}:\n{}",
-                        log.lock().unwrap()
-                    ));
+                    let status = server.wait();
+                    return Err(server.exited_with(status));
                 }
             }
         }
-        let _ = child.kill();
+        server.kill();
         Err(format!(
-            "routelet serve did not print its URL in time:\n{}",
-            log.lock().unwrap()
+            "routelet did not print its URL in time:\n{}",
+            server.log()
         ))
+    }
+
+    /// The message for a host that stopped before it printed its URL.
+    fn exited_with(&self, status: std::process::ExitStatus) -> String {
+        // The stderr reader may still be copying the last lines.
+        std::thread::sleep(Duration::from_millis(200));
+        format!("routelet exited with {status}:\n{}", self.log())
+    }
+
+    /// The exit status if the host has stopped; reaping it also drops it from the exit list.
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id();
+        reaping(pid, || self.child.try_wait().ok().flatten())
+    }
+
+    /// Waits for the host to stop, and drops it from the exit list as it is reaped.
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id();
+        reaping(pid, || {
+            Some(self.child.wait().expect("waiting for routelet"))
+        })
+        .expect("wait returns a status")
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -285,8 +360,10 @@ impl Server {
 
     /// Kills the host with SIGKILL, as a crash would, and reaps it.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            self.wait();
+        }
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
@@ -296,7 +373,7 @@ impl Server {
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.exited() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -305,30 +382,43 @@ impl Server {
     }
 }
 
-/// Kills servers still running when the test binary exits: shared servers live in statics,
-/// which are never dropped.
+/// The hosts not yet reaped, killed when the test binary exits: shared servers live in
+/// statics, which are never dropped.
+static UNREAPED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Puts a host on the exit list.
 fn reap_at_exit(pid: u32) {
-    static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
     static REGISTER: std::sync::Once = std::sync::Once::new();
     extern "C" fn kill_all() {
-        if let Ok(pids) = PIDS.lock() {
+        if let Ok(pids) = UNREAPED.lock() {
             for pid in pids.iter() {
-                // SAFETY: kill(2) with a pid we spawned; a pid already reaped is harmless here.
+                // SAFETY: kill(2) on a child of ours that has not been reaped, so its pid cannot
+                // have been given to another process.
                 unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
             }
         }
     }
-    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    UNREAPED.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
     // SAFETY: registers a plain extern "C" function with no captured state.
     REGISTER.call_once(|| unsafe {
         libc::atexit(kill_all);
     });
 }
 
+/// Runs `wait`, which may reap child `pid`, holding the exit list's lock, and takes the pid off
+/// the list if it was reaped: the exit handler never sees a pid that could have been recycled.
+fn reaping<T>(pid: u32, wait: impl FnOnce() -> Option<T>) -> Option<T> {
+    let mut pids = UNREAPED.lock().unwrap_or_else(|e| e.into_inner());
+    let reaped = wait();
+    if reaped.is_some() {
+        pids.retain(|&p| p != pid);
+    }
+    reaped
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -398,6 +488,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// An app in a scratch folder with the given files (`pages/api/x.rs`, `Cargo.toml`, ...).
+#[track_caller]
 pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
     let app = scratch_dir(name);
     for (file, text) in files {
@@ -408,23 +499,26 @@ pub fn app_with(name: &str, files: &[(&str, &str)]) -> PathBuf {
     app
 }
 
-/// Builds an app made of `files` (see [`app_with`]) once per test binary, and returns its dist.
+/// Builds an app made of `files` (see [`app_with`]) once per run, and returns its dist.
+#[track_caller]
 pub fn built_app(name: &str, files: &[(&str, &str)]) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let key = format!("{}/{name}", caller_area());
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(dist) = built.get(name) {
+    if let Some(dist) = built.get(&key) {
         return dist.clone();
     }
     let app = app_with(name, files);
     let dist = app.join("dist");
     let (ok, stdout, stderr) = build_app(&app, &dist);
     assert!(ok, "routelet build {name} failed:\n{stdout}\n{stderr}");
-    built.insert(name.to_owned(), dist.clone());
+    built.insert(key, dist.clone());
     dist
 }
 
 /// A private copy of `dist`, in a scratch folder called `name`, whose `routelet.toml` is `config`.
+#[track_caller]
 pub fn dist_with_config(dist: &Path, name: &str, config: &str) -> PathBuf {
     let copy = scratch_dir(name).join("dist");
     copy_dir(dist, &copy);
