@@ -43,9 +43,10 @@ pub fn generate(app: &Path, table: &RouteTable<RouteSource>) -> anyhow::Result<W
 
     let extra_dependencies = app_dependencies(app)?;
     let sdk = sdk_dependency();
+    let app_id = app.canonicalize().unwrap_or_else(|_| app.to_owned());
     let mut crates = Vec::new();
     for (route, source) in table.iter() {
-        let package = package_name(&source.relative);
+        let package = package_name(&app_id, &source.relative);
         let dir = routes_dir.join(&package);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let manifest = format!(
@@ -93,8 +94,9 @@ pub fn generate(app: &Path, table: &RouteTable<RouteSource>) -> anyhow::Result<W
     Ok(Workspace { root, crates })
 }
 
-/// `pages/api/users/[id].rs` → `route-api-users-id-<hash>`: readable, and unique per file.
-fn package_name(relative: &str) -> String {
+/// `pages/api/users/[id].rs` → `route-api-users-id-<hash>`: readable, and unique per file and
+/// per app, so two apps built into one shared target folder never overwrite each other's `.wasm`.
+fn package_name(app: &Path, relative: &str) -> String {
     let stem = relative
         .strip_prefix("pages/")
         .unwrap_or(relative)
@@ -107,7 +109,10 @@ fn package_name(relative: &str) -> String {
         name.push('-');
         name.push_str(&word.to_ascii_lowercase());
     }
-    format!("{name}-{}", &sha256_hex(relative.as_bytes())[..8])
+    let mut identity = app.as_os_str().as_encoded_bytes().to_vec();
+    identity.push(0);
+    identity.extend_from_slice(relative.as_bytes());
+    format!("{name}-{}", &sha256_hex(&identity)[..8])
 }
 
 /// The SDK: `ROUTELET_SDK_PATH`, else the copy beside this host's sources, else crates.io.
@@ -186,9 +191,16 @@ mod tests {
 
     #[test]
     fn package_names_are_readable_and_distinct() {
-        let a = package_name("pages/api/users/[id].rs");
+        let app = Path::new("/apps/one");
+        let a = package_name(app, "pages/api/users/[id].rs");
         assert!(a.starts_with("route-api-users-id-"), "{a}");
-        assert_ne!(a, package_name("pages/api/users/id.rs"));
-        assert!(package_name("pages/api/docs/[[...path]].rs").starts_with("route-api-docs-path-"));
+        assert_ne!(a, package_name(app, "pages/api/users/id.rs"));
+        assert_ne!(
+            a,
+            package_name(Path::new("/apps/two"), "pages/api/users/[id].rs")
+        );
+        assert!(
+            package_name(app, "pages/api/docs/[[...path]].rs").starts_with("route-api-docs-path-")
+        );
     }
 }
