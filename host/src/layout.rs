@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 /// The layers, leaves first: a module may use those before it, never one after it.
 const LAYERS: &[&str] = &[
-    // Leaves: sizes and times, routelet.toml, metrics, the dist format, the response type.
+    // Leaves: sizes and times, private files, routelet.toml, metrics, the dist format, the
+    // response type.
     "units",
+    "private",
     "config",
     "metrics",
     "dist",

@@ -16,6 +16,7 @@ pub mod dist;
 pub mod engine;
 pub mod factors;
 pub mod metrics;
+pub mod private;
 pub mod request;
 pub mod response;
 pub mod server;

@@ -255,6 +255,20 @@ fn hostile_bundle(name: &str) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A gzip-compressed tar of `files` (name, contents), made with the tar library.
+fn gzip_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, name, *bytes).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bundles_are_refused_with_their_reason_and_the_old_version_serves() {
     let data = fresh_data_dir();
@@ -338,6 +352,17 @@ async fn bad_bundles_are_refused_with_their_reason_and_the_old_version_serves() 
         assert!(body.contains(needle), "{body}");
     }
     assert!(!data.join("deployments/x.wasm").exists() && !data.join("x.wasm").exists());
+
+    // A well-formed bundle with nothing to serve, empty or holding only stray files, would turn
+    // every path into a 404: refused with the reason.
+    for files in [&[][..], &[("notes.txt", &b"not a dist"[..])][..]] {
+        let (status, body) = post_bundle(&server, &data, gzip_tar(files)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body.contains("no manifest.json and no routes under pages/"),
+            "{body}"
+        );
+    }
 
     // An upload cut off halfway: the connection closes before the declared length arrives.
     let bundle = routelet::deploy::bundle::pack(&version_dist("cut")).unwrap();
@@ -620,4 +645,57 @@ async fn only_the_newest_deployments_are_kept() {
         "{stderr}"
     );
     assert_eq!(version_now(&server).await, "v2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_the_host_writes_is_readable_by_its_user_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = fresh_data_dir();
+    let server = start_admin(Some(&version_dist("v1")), &data);
+    // A bundle with a preview secret, whose routes use the embedded key-value store and SQL.
+    let blog = crate::support::example_dist("blog-api");
+    succeeded(&admin(&server, &data, &["deploy", blog.to_str().unwrap()]));
+    let http = client();
+    let subscribed = http
+        .post(server.url("/api/subscribe"))
+        .json(&serde_json::json!({ "email": "modes@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let counted = http.post(server.url("/api/counter")).send().await.unwrap();
+    assert_eq!(counted.status(), StatusCode::OK);
+
+    let mut seen = (0, 0, Vec::new());
+    let mut pending = vec![data.clone()];
+    while let Some(dir) = pending.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is mode {mode:o}", dir.display());
+        seen.0 += 1;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is mode {mode:o}", path.display());
+            seen.1 += 1;
+            seen.2
+                .push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    // The walk saw what matters: the secret, the token and the databases.
+    for name in ["preview-secret", "admin-token"] {
+        assert!(
+            seen.2.iter().any(|n| n == name),
+            "{name} not in {:?}",
+            seen.2
+        );
+    }
+    assert!(
+        seen.2.iter().any(|n| n.ends_with(".sqlite")),
+        "{:?}",
+        seen.2
+    );
 }

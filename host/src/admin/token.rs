@@ -38,7 +38,7 @@ impl AdminToken {
                 generated: false,
             });
         }
-        std::fs::create_dir_all(data_dir)
+        crate::private::create_dir(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;

@@ -106,7 +106,7 @@ impl Builds {
                     "error: {error:#}\nroutelet dev: serving no routes until a change builds"
                 );
                 let empty = self.work.join("empty");
-                std::fs::create_dir_all(&empty)?;
+                crate::private::create_dir(&empty)?;
                 app::open(&self.base, &self.cache, &self.data_dir, &empty, None).await?
             }
         };

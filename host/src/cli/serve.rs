@@ -57,6 +57,15 @@ impl ServeArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        crate::private::create_dir(&self.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {} (choose another with --data-dir)",
+                self.data_dir.display()
+            )
+        })?;
+        if let Some(warning) = crate::private::wide_open(&self.data_dir) {
+            tracing::warn!("{warning}");
+        }
         let base = Arc::new(Engine::new(Limits::default())?);
         let cache = Arc::new(CompileCache::open(&self.data_dir, &base.wasm)?);
         tokio.block_on(async move {
@@ -157,7 +166,7 @@ impl ServeArgs {
             }
             None => {
                 let empty = self.data_dir.join("deployments").join(".empty");
-                std::fs::create_dir_all(&empty)?;
+                crate::private::create_dir(&empty)?;
                 app::open(base, cache, &self.data_dir, &empty, None).await?
             }
         };

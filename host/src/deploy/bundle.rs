@@ -68,7 +68,7 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
         let target = into.join(&relative);
         match entry.header().entry_type() {
             tar::EntryType::Directory => {
-                std::fs::create_dir_all(&target).map_err(corrupt)?;
+                crate::private::create_dir(&target).map_err(corrupt)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 total += entry.header().size().map_err(corrupt)?;
@@ -76,9 +76,10 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
                     return Err(BundleError::TooLarge(MAX_UNPACKED_BYTES));
                 }
                 if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(corrupt)?;
+                    crate::private::create_dir(parent).map_err(corrupt)?;
                 }
-                let mut file = std::fs::File::create(&target).map_err(corrupt)?;
+                // Whatever mode the tar says: a deployment's files are the host's alone.
+                let mut file = crate::private::create_file(&target).map_err(corrupt)?;
                 std::io::copy(&mut entry, &mut file).map_err(corrupt)?;
                 file.flush().map_err(corrupt)?;
                 files += 1;
@@ -160,9 +161,10 @@ pub fn copy_dist(from: &Path, to: &Path) -> anyhow::Result<()> {
     for (relative, path) in files_below(from)? {
         let target = to.join(&relative);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+            crate::private::create_dir(parent)?;
         }
-        std::fs::copy(&path, &target).with_context(|| format!("copying {}", path.display()))?;
+        crate::private::copy_file(&path, &target)
+            .with_context(|| format!("copying {}", path.display()))?;
     }
     Ok(())
 }

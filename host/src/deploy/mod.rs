@@ -113,6 +113,14 @@ impl Deployer {
             .await
             .map_err(|e| DeployError::Internal(e.into()))?
             .map_err(|e| DeployError::BadUpload(e.into()))?;
+        if !staging.path.join(MANIFEST_FILE).is_file() && routes_of(&staging.path)?.is_empty() {
+            count("deploy", false);
+            return Err(DeployError::Invalid(anyhow::anyhow!(
+                "the bundle has no {MANIFEST_FILE} and no routes under pages/, so every path \
+                 would answer 404; pack a dist folder made by `routelet build` (to take routes \
+                 down, undeploy them one at a time)"
+            )));
+        }
         self.switch_to_new(staging, "bundle".into(), "deploy").await
     }
 
@@ -130,8 +138,8 @@ impl Deployer {
             None => file_for_pattern(pattern).map_err(DeployError::BadUpload)?,
         };
         let target = staging.path.join(&relative);
-        std::fs::create_dir_all(target.parent().expect("below pages"))
-            .and_then(|()| std::fs::write(&target, &wasm))
+        crate::private::create_dir(target.parent().expect("below pages"))
+            .and_then(|()| crate::private::write(&target, &wasm))
             .map_err(|e| DeployError::Internal(e.into()))?;
         edit_manifest(&staging.path, |manifest| {
             manifest.pages.retain(|page| page.pattern != pattern);
@@ -381,7 +389,7 @@ fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut Manifest)) -> Result<(), Dep
         .map_err(DeployError::Internal)?;
     edit(&mut manifest);
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-    std::fs::write(&path, json).map_err(|e| DeployError::Internal(e.into()))
+    crate::private::write(&path, &json).map_err(|e| DeployError::Internal(e.into()))
 }
 
 #[cfg(test)]

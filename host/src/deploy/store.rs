@@ -59,7 +59,7 @@ impl DeploymentStore {
     /// Opens (creating) `data_dir/deployments` and removes staging left by a crash.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let dir = data_dir.join(DEPLOYMENTS_FOLDER);
-        std::fs::create_dir_all(&dir).with_context(|| {
+        crate::private::create_dir(&dir).with_context(|| {
             format!(
                 "cannot create {}: pick a writable folder with --data-dir",
                 dir.display()
@@ -84,7 +84,8 @@ impl DeploymentStore {
     pub fn staging(&self) -> anyhow::Result<Staging> {
         let id = new_id();
         let path = self.dir.join(format!("{STAGING_PREFIX}{id}"));
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        crate::private::create_dir(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         Ok(Staging { path, id })
     }
 
@@ -282,7 +283,7 @@ pub fn now_secs() -> u64 {
 fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut file =
-        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+        crate::private::create_file(path).with_context(|| format!("writing {}", path.display()))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))

@@ -88,7 +88,7 @@ impl CompileCache {
     /// Opens (creating when missing) `data_dir/compile-cache` and its key, for this engine.
     pub fn open(data_dir: &Path, engine: &Engine) -> anyhow::Result<Self> {
         let dir = data_dir.join(CACHE_FOLDER);
-        std::fs::create_dir_all(&dir).with_context(|| {
+        crate::private::create_dir(&dir).with_context(|| {
             format!(
                 "cannot create the compile cache {}: pick a writable folder with --data-dir",
                 dir.display()
@@ -246,7 +246,7 @@ impl CompileCache {
         let tag = self.mac(name, artifact).finalize().into_bytes();
         let temp = temp_path(path);
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&temp)?;
+            let mut file = crate::private::create_file(&temp)?;
             file.write_all(artifact)?;
             file.write_all(&tag)?;
             file.sync_all()?;

@@ -25,13 +25,16 @@ impl DataDir {
 
     /// Opens (creating the folder and file if needed) `NAME.sqlite` in WAL mode.
     pub fn open_sqlite(&self, file: &str) -> anyhow::Result<rusqlite::Connection> {
-        std::fs::create_dir_all(&self.path).with_context(|| {
+        crate::private::create_dir(&self.path).with_context(|| {
             format!(
                 "creating the data directory {} (choose another with --data-dir)",
                 self.path.display()
             )
         })?;
         let path = self.path.join(file);
+        // SQLite gives its -wal and -shm files the database file's mode.
+        crate::private::touch_file(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let connection = rusqlite::Connection::open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         connection
