@@ -91,3 +91,26 @@ fn headers_that_never_finish_are_cut_off_after_the_header_timeout() {
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[test]
+fn a_guest_never_sees_a_host_backtrace_whatever_the_environment() {
+    let server = Server::builder()
+        .dist(&example_dist("blog-api"))
+        .env("RUST_BACKTRACE", "full")
+        .start();
+    // A chunked body that breaks after its first chunk: the streaming route's read fails with
+    // the host's error, which the SDK route logs on stderr.
+    let answer = raw_request(
+        server.addr,
+        "POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nabcde\r\nzz\r\nabc\r\n0\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(server.wait_for_log("POST /api/upload "), "{}", server.log());
+    let log = server.log();
+    let guest_lines = log.lines().filter(|l| l.contains("guest stderr")).count();
+    assert!(
+        guest_lines <= 3 && !log.contains("tokio::runtime") && !log.contains("/rustc/"),
+        "{guest_lines} guest lines:\n{log}"
+    );
+}

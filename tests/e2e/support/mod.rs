@@ -129,6 +129,7 @@ pub struct ServerBuilder {
     dist: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -153,6 +154,12 @@ impl ServerBuilder {
     /// Adds more `routelet serve` arguments.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|arg| arg.to_string()));
+        self
+    }
+
+    /// Sets an environment variable for the host process.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -187,7 +194,7 @@ impl ServerBuilder {
                 args
             }
         };
-        Server::launch(&args)
+        Server::launch(&args, &self.env)
     }
 }
 
@@ -199,6 +206,7 @@ impl Server {
             dist: None,
             data_dir: None,
             args: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -209,9 +217,10 @@ impl Server {
     }
 
     /// Runs `routelet ARGS` and waits for the URL it prints.
-    fn launch(args: &[String]) -> Result<Server, String> {
+    fn launch(args: &[String], env: &[(String, String)]) -> Result<Server, String> {
         let mut child = Command::new(routelet())
             .args(args)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .env("ROUTELET_TARGET_DIR", wasm_target_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
