@@ -194,6 +194,13 @@ async fn run_handler(
                     .headers_mut()
                     .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                // The rest of the body is never read, so the connection cannot carry another
+                // request; saying so keeps a pooling client from sending one into the close.
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
             response
         }
     }
