@@ -78,6 +78,7 @@ mod query;
 mod request;
 mod response;
 mod runtime;
+mod shape;
 pub mod sql;
 
 pub use body::{Body, BodyReader};

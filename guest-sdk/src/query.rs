@@ -228,7 +228,7 @@ impl Query {
     /// ```
     pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, Error> {
         T::deserialize(crate::de::QueryDeserializer::new(self))
-            .map_err(|e| Error::bad_request(format!("Invalid query: {e}")))
+            .map_err(|e| Error::bad_request(crate::shape::explain("Invalid query", e)))
     }
 
     pub(crate) fn entries(&self) -> &[(String, QueryValue)] {

@@ -276,9 +276,8 @@ impl Request {
             RequestBody::Parsed {
                 parsed: Parsed::Json(value),
                 ..
-            } => {
-                T::deserialize(value).map_err(|e| Error::bad_request(format!("Invalid body: {e}")))
-            }
+            } => T::deserialize(value)
+                .map_err(|e| Error::bad_request(crate::shape::explain("Invalid body", e))),
             RequestBody::Parsed { .. } => Err(unsupported("application/json")),
             RequestBody::Unread(_) => Err(parser_off()),
         }

@@ -247,6 +247,23 @@ async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json::<Value>().await.unwrap()["ok"], false);
 
+    // JSON of the wrong shape: a short reason, not the input back nor the route's type names.
+    let long = "x".repeat(512 * 1024);
+    let wrong = client()
+        .post(server().url("/api/subscribe"))
+        .json(&json!(long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let reason = wrong.text().await.unwrap();
+    assert!(
+        reason.len() < 200 && reason.starts_with("Invalid body: invalid type: string \"xxx"),
+        "{}",
+        &reason[..reason.len().min(300)]
+    );
+    assert!(!reason.contains("struct"), "{reason}");
+
     let get = client()
         .get(server().url("/api/subscribe"))
         .send()

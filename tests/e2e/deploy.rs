@@ -364,6 +364,23 @@ async fn bad_bundles_are_refused_with_their_reason_and_the_old_version_serves() 
         );
     }
 
+    // A route whose name could not be a file name is refused with the limit, not a 500.
+    let wasm = std::fs::read(version_dist("long").join("pages/api/ping.wasm")).unwrap();
+    let response = client()
+        .put(format!(
+            "{}/routes?pattern=/api/{}",
+            server.admin_url(),
+            "a".repeat(300)
+        ))
+        .bearer_auth(token_of(&data))
+        .body(wasm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("at most 250 bytes"), "{body}");
+
     // An upload cut off halfway: the connection closes before the declared length arrives.
     let bundle = routelet::deploy::bundle::pack(&version_dist("cut")).unwrap();
     let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();

@@ -59,6 +59,25 @@ pub fn handler(_req: Request) -> Response {
 }
 "#;
 
+const TRICKLE: &str = r#"
+use routelet_sdk::{Request, Response};
+
+pub fn handler(_req: Request) -> Response {
+    Response::stream("text/plain", |out| {
+        out.write_all(&[b't'; 64 * 1024])?;
+        out.flush()?;
+        eprintln!("trickled");
+        let mut n: u64 = 0;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+            if n == u64::MAX {
+                return Ok(());
+            }
+        }
+    })
+}
+"#;
+
 const PING: &str = r#"
 use routelet_sdk::{Request, Response};
 
@@ -88,6 +107,12 @@ max_concurrent = 1
 
 [routes."/api/big".limits]
 response_warning = "1MiB"
+
+[routes."/api/upload".limits]
+body_timeout = "1s"
+
+[routes."/api/trickle".limits]
+timeout = "1s"
 "#;
 
 /// The app's dist with `config` as its `routelet.toml`.
@@ -100,6 +125,7 @@ fn dist_with(name: &str, config: &str) -> PathBuf {
             ("pages/api/upload.rs", UPLOAD),
             ("pages/api/big.rs", BIG),
             ("pages/api/ping.rs", PING),
+            ("pages/api/trickle.rs", TRICKLE),
             ("pages/api/panic.rs", PANIC),
         ],
     );
@@ -163,6 +189,22 @@ async fn each_limit_answers_with_its_status_and_names_the_route_and_limit() {
         "{}",
         &answer[..answer.len().min(300)]
     );
+    // A body that stops coming is a 408 after the body timeout, long before the guest's own
+    // timeout, and the connection closes.
+    let started = Instant::now();
+    let answer = crate::support::raw_request(
+        server.addr,
+        "POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("connection: close\r\n"),
+        "{answer}"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(8),
+        "{elapsed:?}"
+    );
     // Under the cap it passes.
     let response = http
         .post(server.url("/api/upload"))
@@ -189,6 +231,7 @@ async fn each_limit_answers_with_its_status_and_names_the_route_and_limit() {
         "route /api/spin failed: timed out after 1.5s",
         "refused: request body larger than the limit of 65536 bytes",
         "route=/api/upload limit=\"body-size\"",
+        "route=/api/upload limit=\"body-timeout\"",
         "route=/api/spin limit=\"instances\"",
         "limit=\"response-size\"",
     ] {
@@ -267,7 +310,8 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) -> Result<(), String>
                     break;
                 }
             }
-            "HTTP/1.1 413"
+            // 413 at the cap, or 429 while the pool attack holds this address's share.
+            "HTTP/1.1 4"
         }
         2 => {
             let _ = stream.write_all(b"THIS IS NOT HTTP\r\n\r\n");
@@ -332,9 +376,27 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) -> Result<(), String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
-    let server = Server::start(&dist_with("torture", CONFIG));
+    // A small host, so the pool attack below would take all of it without client shares.
+    let server = Server::builder()
+        .dist(&dist_with("torture", CONFIG))
+        .args(&[
+            "--max-instances",
+            "64",
+            "--instances-per-connection",
+            "8",
+            "--instances-per-client",
+            "24",
+            "--header-timeout",
+            "2s",
+            "--idle-timeout",
+            "3s",
+        ])
+        .start();
     let pid = server.pid();
-    let http = client();
+    // The attackers come from 127.0.0.1; healthy clients and hostile guests from elsewhere,
+    // as distinct clients of one host would.
+    let http = crate::hostile_clients::client_from("127.0.0.2");
+    let guests_http = crate::hostile_clients::client_from("127.0.0.3");
     let addr = server.addr;
 
     // Warm up every path once, so the baseline includes what a first request allocates.
@@ -384,7 +446,7 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     };
     // Hostile guests, each with the status it must get.
     let guests = {
-        let http = http.clone();
+        let http = guests_http.clone();
         let base = format!("http://{addr}");
         tokio::spawn(async move {
             let mut wrong = Vec::new();
@@ -414,6 +476,61 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     let clients: Vec<_> = (0..15)
         .map(|n| tokio::task::spawn_blocking(move || hostile_client(addr, n % 5)))
         .collect();
+    // Pool exhaustion: h2c connections whose uploads never send a body, reopened as the host
+    // answers them (429 past the client's share, 408 at the body timeout).
+    let pool_attack = tokio::spawn(async move {
+        let mut wrong = Vec::new();
+        let mut sockets = Vec::new();
+        while Instant::now() < stop_at {
+            let mut streams = tokio::task::JoinSet::new();
+            for _ in 0..3 {
+                let (sender, socket) = crate::hostile_clients::h2c_from(addr, "127.0.0.1").await;
+                sockets.push(socket);
+                for _ in 0..40 {
+                    let mut sender = sender.clone();
+                    streams.spawn(async move {
+                        let request = hyper::Request::post("http://x/api/upload")
+                            .body(crate::hostile_clients::Silent)
+                            .unwrap();
+                        match sender.send_request(request).await {
+                            Ok(response) => response.status().as_u16(),
+                            Err(_) => 0,
+                        }
+                    });
+                }
+            }
+            for status in streams.join_all().await {
+                if ![429, 408].contains(&status) {
+                    wrong.push(status);
+                }
+            }
+        }
+        for socket in sockets {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        wrong
+    });
+    // Silent connections, and h2c ones that go quiet after their preface, reopened as the
+    // host closes them.
+    let silent_attack = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut rounds = 0;
+        while Instant::now() < stop_at {
+            let mut quiet: Vec<std::net::TcpStream> = (0..40)
+                .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+                .collect();
+            for stream in quiet.iter_mut().take(10) {
+                let _ = stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
+            }
+            for stream in &mut quiet {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut sink = [0u8; 1024];
+                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+            }
+            rounds += 1;
+        }
+        rounds
+    });
 
     let (ok, failed) = healthy.await.unwrap();
     assert!(failed.is_empty(), "healthy requests failed: {failed:?}");
@@ -427,6 +544,10 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     for client in clients {
         client.await.unwrap().unwrap();
     }
+    let wrong = pool_attack.await.unwrap();
+    assert!(wrong.is_empty(), "attack streams got {wrong:?}");
+    let silent_rounds = silent_attack.await.unwrap();
+    assert!(silent_rounds >= 2, "{silent_rounds}");
 
     // Memory and file descriptors come back: bounded waits for connections to close.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -437,8 +558,8 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     }
     let rss_after = rss_kib(pid);
     eprintln!(
-        "torture: {ok} healthy requests, {rounds} rounds of hostile guests; \
-         RSS {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}"
+        "torture: {ok} healthy requests, {rounds} rounds of hostile guests, \
+         {silent_rounds} rounds of silent connections; RSS {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}"
     );
     assert!(
         fds_after <= fds_before + 2,
@@ -453,4 +574,54 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     // And it still answers.
     let response = http.get(server.url("/api/ping")).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "pong");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_times_out_mid_response_leaves_the_response_visibly_cut_off() {
+    let server = Server::start(&dist_with("cut-off", CONFIG));
+    // HTTP/1.1: the bytes written so far, then the connection closes without the final chunk.
+    let answer = crate::support::raw_request(
+        server.addr,
+        "GET /api/trickle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("transfer-encoding: chunked"),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    assert!(answer.len() > 64 * 1024, "{} bytes", answer.len());
+    assert!(
+        !answer.ends_with("0\r\n\r\n"),
+        "a cut-off body ended with the final chunk"
+    );
+    // HTTP/2: the stream is reset, so the client's read fails instead of ending.
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake::<_, http_body_util::Empty<bytes::Bytes>>(hyper_util::rt::TokioIo::new(
+                stream,
+            ))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(
+            hyper::Request::get("http://x/api/trickle")
+                .body(http_body_util::Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let read = http_body_util::BodyExt::collect(response.into_body()).await;
+    let error = read.expect_err("an HTTP/2 body cut off by a timeout must not end cleanly");
+    assert!(
+        format!("{error:?}").contains("INTERNAL_ERROR") || format!("{error:?}").contains("Reset"),
+        "{error:?}"
+    );
+    assert!(
+        server.wait_for_log("route /api/trickle failed: timed out after 1s"),
+        "{}",
+        server.log()
+    );
 }

@@ -496,6 +496,38 @@ async fn denials_are_counted_in_metrics() {
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_host_still_means_public_addresses_even_inside_ipv6() {
+    let dist = dist_with(
+        "outbound-any",
+        r#"
+[routes."/api/proxy"]
+allowed_outbound_hosts = ["http://*:*"]
+"#,
+    );
+    let server = Server::start(&dist);
+    // Loopback, a private network and the cloud metadata address, each wrapped in 6to4,
+    // NAT64 and Teredo: refused before any connection is tried.
+    for address in [
+        "127.0.0.1",
+        "[2002:7f00:1::1]",
+        "[2002:a00:1::1]",
+        "[2002:a9fe:a9fe::1]",
+        "[64:ff9b:1::7f00:1]",
+        "[2001:0:7f00:1::1]",
+    ] {
+        let got = call(&server, "proxy", &format!("http://{address}:9/x"), "").await;
+        assert_eq!(got["error"], "Denied", "{address}: {got}");
+        assert!(
+            got["message"]
+                .as_str()
+                .unwrap()
+                .contains("destination-IP-prohibited"),
+            "{address}: {got}"
+        );
+    }
+}
+
 #[test]
 fn bad_entries_stop_the_start_naming_route_and_entry() {
     for (config, expected) in [

@@ -151,9 +151,14 @@ impl Builds {
         }
         let handler = {
             let live = live.clone();
-            move |request, peer| server::handle_live(live.clone(), request, peer)
+            move |request, client| server::handle_live(live.clone(), request, client)
         };
-        let server = tokio::spawn(server::serve(listener, handler, stop.clone()));
+        let server = tokio::spawn(server::serve(
+            listener,
+            handler,
+            stop.clone(),
+            server::ServerLimits::default(),
+        ));
         let mut stopped = stop;
         loop {
             tokio::select! {

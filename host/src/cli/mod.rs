@@ -4,6 +4,7 @@ mod admin_client;
 mod build;
 mod deploy;
 mod dev;
+mod host_limits;
 mod routes;
 mod serve;
 

@@ -9,13 +9,14 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use super::host_limits::HostLimitArgs;
 use crate::admin::{Admin, token::AdminToken};
 use crate::app::{self, Live};
 use crate::deploy::Deployer;
 use crate::deploy::store::DeploymentStore;
 use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
-use crate::engine::limits::Limits;
+use crate::request::shares::Client;
 use crate::server::{self, Stop};
 
 /// Serve a dist folder: every `pages/**.wasm` at its path, `public/` at the root.
@@ -48,6 +49,9 @@ pub struct ServeArgs {
     /// How many deployments to keep for rollback, the active one included.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     keep_deployments: u32,
+
+    #[command(flatten)]
+    limits: HostLimitArgs,
 }
 
 impl ServeArgs {
@@ -66,7 +70,9 @@ impl ServeArgs {
         if let Some(warning) = crate::private::wide_open(&self.data_dir) {
             tracing::warn!("{warning}");
         }
-        let base = Arc::new(Engine::new(Limits::default())?);
+        self.limits.fit_open_files();
+        let server_limits = self.limits.server();
+        let base = Arc::new(Engine::new(self.limits.engine())?);
         let cache = Arc::new(CompileCache::open(&self.data_dir, &base.wasm)?);
         tokio.block_on(async move {
             let stop = Stop::on_signal();
@@ -128,11 +134,13 @@ impl ServeArgs {
                             ""
                         }
                     )?;
-                    let handler = move |request, peer| admin.clone().handle(request, peer);
+                    let handler =
+                        move |request, client: Client| admin.clone().handle(request, client.peer);
                     Some(tokio::spawn(server::serve(
                         admin_listener,
                         handler,
                         stop.clone(),
+                        server_limits,
                     )))
                 }
                 None => None,
@@ -140,8 +148,8 @@ impl ServeArgs {
             stdout.flush()?;
             drop(stdout);
             drop(app);
-            let handler = move |request, peer| server::handle_live(live.clone(), request, peer);
-            let served = server::serve(listener, handler, stop).await;
+            let handler = move |request, client| server::handle_live(live.clone(), request, client);
+            let served = server::serve(listener, handler, stop, server_limits).await;
             if let Some(task) = admin_task {
                 task.await.context("the admin listener failed")??;
             }

@@ -361,6 +361,9 @@ fn route_file(dir: &Path, pattern: &str) -> Result<Option<String>, DeployError> 
         .map(|row| row.file))
 }
 
+/// The longest route segment: a file name (255 bytes on Linux and macOS) with `.wasm` after it.
+const MAX_SEGMENT_BYTES: usize = 250;
+
 /// Where a new route's component goes: `/api/users/[id]` → `pages/api/users/[id].wasm`.
 fn file_for_pattern(pattern: &str) -> anyhow::Result<String> {
     let Some(rest) = pattern.strip_prefix('/') else {
@@ -373,6 +376,14 @@ fn file_for_pattern(pattern: &str) -> anyhow::Result<String> {
         if segment.is_empty() || segment == "." || segment == ".." || segment.contains(['\\', '\0'])
         {
             anyhow::bail!("route {pattern:?} has an invalid segment {segment:?}");
+        }
+        if segment.len() > MAX_SEGMENT_BYTES {
+            anyhow::bail!(
+                "route segment {}... is {} bytes; a segment may be at most {MAX_SEGMENT_BYTES} \
+                 bytes, since it becomes a file name",
+                segment.chars().take(24).collect::<String>(),
+                segment.len()
+            );
         }
     }
     Ok(format!("pages/{rest}.wasm"))
@@ -406,5 +417,8 @@ mod tests {
         for bad in ["api", "/api/../x", "/api//x", "/api/./x", "/a\\b"] {
             assert!(file_for_pattern(bad).is_err(), "{bad}");
         }
+        let long = format!("/api/{}", "a".repeat(251));
+        assert!(file_for_pattern(&long).is_err());
+        assert!(file_for_pattern(&long[..long.len() - 1]).is_ok());
     }
 }

@@ -11,6 +11,16 @@ pub enum GuestFailure {
     /// Every instance slot is in use, or the route's own cap is reached (HTTP 503).
     #[error("no instance slot free: {0}")]
     Busy(String),
+    /// The client's connection or address already holds its share of instances (HTTP 429).
+    #[error("{message}")]
+    OverShare {
+        /// `connection-instances` or `client-instances`.
+        limit: &'static str,
+        message: String,
+    },
+    /// The request body paused for longer than the route's `body_timeout` (HTTP 408).
+    #[error("no request body bytes arrived for {0:?}")]
+    BodyStalled(std::time::Duration),
     /// The request body is larger than the route's `body` limit (HTTP 413).
     #[error("request body larger than the limit of {0} bytes")]
     BodyTooLarge(u64),
@@ -33,10 +43,12 @@ pub enum GuestFailure {
 
 impl GuestFailure {
     /// The limit this failure hit, as named in metrics and logs: `memory`, `timeout`,
-    /// `instances` or `body-size`.
+    /// `instances`, `connection-instances`, `client-instances`, `body-size` or `body-timeout`.
     pub fn limit(&self) -> Option<&'static str> {
         match self {
             GuestFailure::Busy(_) => Some("instances"),
+            GuestFailure::OverShare { limit, .. } => Some(*limit),
+            GuestFailure::BodyStalled(_) => Some("body-timeout"),
             GuestFailure::BodyTooLarge(_) => Some("body-size"),
             GuestFailure::Timeout(_) => Some("timeout"),
             GuestFailure::Trap {
@@ -52,6 +64,8 @@ impl GuestFailure {
         match self {
             GuestFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
             GuestFailure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GuestFailure::OverShare { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GuestFailure::BodyStalled(_) => StatusCode::REQUEST_TIMEOUT,
             GuestFailure::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GuestFailure::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,6 +6,7 @@
 //! memory = "128MiB"             # linear memory per instance (500, logged as a memory limit)
 //! timeout = "30s"               # until the response starts (504)
 //! body = "100MB"                # request body, checked by the host (413)
+//! body_timeout = "10s"          # longest pause in the request body (408)
 //! response_warning = "4MB"      # a larger response is logged, as Next.js warns
 //!
 //! [routes."/api/upload".limits] # the same keys for one API route, plus:
@@ -34,6 +35,8 @@ pub struct LimitsConfig {
     pub timeout: Option<String>,
     /// Request body size the host lets through, e.g. `"10MB"`.
     pub body: Option<String>,
+    /// Longest wait for the next request body bytes, e.g. `"10s"`.
+    pub body_timeout: Option<String>,
     /// Response size past which a warning is logged, e.g. `"4MB"`.
     pub response_warning: Option<String>,
     /// Instances of one route at once.
@@ -49,6 +52,8 @@ pub struct RouteLimits {
     pub timeout: Duration,
     /// Request body bytes the guest may receive.
     pub body_bytes: u64,
+    /// Longest the guest waits for more of the request body before the client gets 408.
+    pub body_timeout: Duration,
     /// Response bytes past which a warning is logged.
     pub response_warning_bytes: u64,
     /// Held while an instance of the route runs, when the route is capped.
@@ -57,6 +62,10 @@ pub struct RouteLimits {
 
 /// The default request body cap: roomy, since routes can stream their bodies.
 const DEFAULT_BODY: u64 = 100 * 1024 * 1024;
+
+/// The default pause allowed in a request body: well under the guest's own 30 s, so a client
+/// that stops sending frees its instance early.
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Next.js's API response size warning.
 const DEFAULT_RESPONSE_WARNING: u64 = 4 * 1024 * 1024;
@@ -69,6 +78,7 @@ impl RouteLimits {
             memory_bytes: host.memory_bytes,
             timeout: host.timeout,
             body_bytes: DEFAULT_BODY,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             response_warning_bytes: DEFAULT_RESPONSE_WARNING,
             concurrency: None,
         };
@@ -119,6 +129,10 @@ impl RouteLimits {
         }
         if let Some(body) = &config.body {
             limits.body_bytes = parse_size(body).with_context(|| format!("body = {body:?}"))?;
+        }
+        if let Some(timeout) = &config.body_timeout {
+            limits.body_timeout =
+                parse_duration(timeout).with_context(|| format!("body_timeout = {timeout:?}"))?;
         }
         if let Some(warning) = &config.response_warning {
             limits.response_warning_bytes =

@@ -7,6 +7,7 @@ pub mod guest_log;
 pub mod handler;
 pub mod limits;
 pub mod run;
+pub mod shares;
 
 pub use failure::GuestFailure;
 pub use handler::Handler;

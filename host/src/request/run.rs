@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use routelet_router::Params;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
@@ -14,10 +15,11 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use super::body_limits::{CappedBody, count_response};
+use super::body_limits::{BodyFault, BodyFaults, CappedBody, EndsWithGuest, count_response};
 use super::failure::GuestFailure;
 use super::guest_log::{GuestOutput, Stream};
 use super::handler::Handler;
+use super::shares::{Client, SharePermit};
 use crate::engine::limits::MemoryLimiter;
 use crate::engine::state::GuestState;
 use crate::factors::{AppFactors, RequestSetup, ResponseHook, Role};
@@ -32,10 +34,11 @@ pub async fn run(
     handler: &Handler,
     params: Params,
     request_id: Arc<str>,
+    client: &Client,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
     let outcome = async {
-        let admitted = admit(handler, request)?;
+        let admitted = admit(handler, client, request)?;
         let (store, hooks) = state(engine, factors, handler, params, &request_id);
         call(handler, &request_id, admitted, store, hooks).await
     };
@@ -46,16 +49,21 @@ pub async fn run(
     })
 }
 
-/// A request let through: its body under the cap, and the route's slot if it has a cap.
+/// A request let through: its body under the cap, the client's share, and the route's slot if
+/// it has a cap.
 struct Admitted {
     request: hyper::Request<CappedBody>,
-    body_hit: Arc<AtomicBool>,
-    permit: Option<OwnedSemaphorePermit>,
+    faults: BodyFaults,
+    permits: (SharePermit, Option<OwnedSemaphorePermit>),
 }
 
-/// Refuses a declared body over the cap and a route at its `max_concurrent`, before any
-/// instance exists.
-fn admit(handler: &Handler, request: hyper::Request<Incoming>) -> Result<Admitted, Reported> {
+/// Refuses a declared body over the cap, a client over its share and a route at its
+/// `max_concurrent`, before any instance exists.
+fn admit(
+    handler: &Handler,
+    client: &Client,
+    request: hyper::Request<Incoming>,
+) -> Result<Admitted, Reported> {
     let limits = &handler.limits;
     let declared = request
         .headers()
@@ -67,6 +75,7 @@ fn admit(handler: &Handler, request: hyper::Request<Incoming>) -> Result<Admitte
             limits.body_bytes,
         )));
     }
+    let share = client.take().map_err(Reported::Refused)?;
     let permit = match &limits.concurrency {
         Some(slots) => Some(slots.clone().try_acquire_owned().map_err(|_| {
             Reported::Refused(GuestFailure::Busy(format!(
@@ -77,12 +86,12 @@ fn admit(handler: &Handler, request: hyper::Request<Incoming>) -> Result<Admitte
         None => None,
     };
     let (parts, body) = request.into_parts();
-    let body = CappedBody::new(body, limits.body_bytes);
-    let body_hit = body.hit.clone();
+    let body = CappedBody::new(body, limits.body_bytes, limits.body_timeout);
+    let faults = body.faults.clone();
     Ok(Admitted {
         request: hyper::Request::from_parts(parts, body),
-        body_hit,
-        permit,
+        faults,
+        permits: (share, permit),
     })
 }
 
@@ -129,8 +138,8 @@ async fn call(
 ) -> Result<hyper::Response<HyperOutgoingBody>, Reported> {
     let Admitted {
         request,
-        body_hit,
-        permit,
+        faults,
+        permits,
     } = admitted;
     let (sender, receiver) = oneshot::channel();
     let bad_request = |e: wasmtime::Error| Reported::Now(GuestFailure::BadRequest(e.to_string()));
@@ -153,9 +162,11 @@ async fn call(
         pattern: handler.pattern.clone(),
         request_id: request_id.clone(),
     };
+    let (finished, outcome) = oneshot::channel();
     let task = tokio::spawn(async move {
-        // The route's slot is held until the instance is gone, body streaming included.
-        let _permit = permit;
+        // The client's share and the route's slot are held until the instance is gone, body
+        // streaming included.
+        let _permits = permits;
         instantiations.inc();
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
@@ -175,16 +186,34 @@ async fn call(
             Ok(outcome) => outcome,
             Err(_) => Err(GuestFailure::Timeout(timeout)),
         };
+        // Before the store goes: dropping it ends the response body, which must know by then
+        // whether that end is clean.
+        let _ = finished.send(outcome.is_ok());
+        drop(store);
         // Reported here, since the response may have started long ago.
         outcome.map_err(|failure| reporter.report(failure))
     });
 
     let answer = receiver.await;
-    if body_hit.load(Ordering::Relaxed) {
-        // Whatever the guest made of its cut-off body, the client learns why.
-        return Err(Reported::Refused(GuestFailure::BodyTooLarge(
-            handler.limits.body_bytes,
-        )));
+    // Whatever the guest made of a body the host cut short, the client learns why.
+    let limits = &handler.limits;
+    match faults.get() {
+        Some(BodyFault::TooLarge) => {
+            return Err(Reported::Refused(GuestFailure::BodyTooLarge(
+                limits.body_bytes,
+            )));
+        }
+        Some(BodyFault::Stalled) => {
+            return Err(Reported::Refused(GuestFailure::BodyStalled(
+                limits.body_timeout,
+            )));
+        }
+        Some(BodyFault::Malformed) => {
+            return Err(Reported::Refused(GuestFailure::BadRequest(
+                "the request body is malformed or was cut off".into(),
+            )));
+        }
+        None => {}
     }
     match answer {
         Ok(Ok(mut response)) => {
@@ -195,7 +224,10 @@ async fn call(
                 handler.pattern.clone(),
                 handler.limits.response_warning_bytes,
             );
-            Ok(response.map(|body| count_response(body, pattern, warning)))
+            Ok(response.map(|body| {
+                let body = EndsWithGuest::new(body, outcome).boxed_unsync();
+                count_response(body, pattern, warning)
+            }))
         }
         Ok(Err(code)) => Err(Reported::Now(GuestFailure::ErrorCode(code))),
         Err(_) => match task.await {

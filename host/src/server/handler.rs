@@ -2,7 +2,6 @@
 //! and every failure becomes a response and a log line. [`AccessLog`] makes that line, and
 //! brings the in-flight gauge back down, even when the client goes away mid-request.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
@@ -10,9 +9,10 @@ use hyper::body::Incoming;
 use routelet_router::{Lookup, Normalized, normalize};
 
 use super::access_log::{AccessLog, AnsweredBy, Fixed};
-use super::request_id;
+use super::{request_id, request_shape};
 use crate::app::public_files::PublicFile;
 use crate::app::{App, HandlerRoute, Live, Target};
+use crate::request::shares::Client;
 use crate::response::{self, Body};
 use crate::static_pages::{self, route::Representation};
 
@@ -23,23 +23,41 @@ const DATA_PREFIX: &str = "/_routelet/data/";
 pub async fn handle_live(
     live: Arc<Live>,
     request: hyper::Request<Incoming>,
-    peer: SocketAddr,
+    client: Client,
 ) -> hyper::Response<Body> {
     let app = live.current();
-    handle(&app, request, peer).await
+    handle(&app, request, &client).await
 }
 
 /// Answers one request; never fails, never panics the host on bad input.
 pub async fn handle(
     app: &App,
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
+    mut request: hyper::Request<Incoming>,
+    client: &Client,
 ) -> hyper::Response<Body> {
     let request_id: Arc<str> = request_id::of(request.headers());
-    let mut log = AccessLog::start(peer, &request, request_id.clone());
-    let (resolved, answered_by) = resolve(app, &request);
-    log.answered_by(answered_by);
-    let mut response = respond(app, resolved, request, &request_id).await;
+    let mut log = AccessLog::start(client.peer, &request, request_id.clone());
+    let mut response = match request_shape::check(&mut request, client.local) {
+        Ok(()) => {
+            let (resolved, answered_by) = resolve(app, &request);
+            log.answered_by(answered_by);
+            respond(app, resolved, request, &request_id, client).await
+        }
+        Err(refused) => {
+            log.answered_by(AnsweredBy::Fixed(Fixed::BadRequest));
+            if let Some(limit) = refused.limit {
+                crate::metrics::get().limit_hit("-", limit);
+                tracing::warn!(
+                    request_id = %request_id,
+                    peer = %client.peer,
+                    limit,
+                    "client limit hit: {}",
+                    refused.status
+                );
+            }
+            refused.response()
+        }
+    };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -106,13 +124,14 @@ async fn respond(
     resolved: Resolved<'_>,
     request: hyper::Request<Incoming>,
     request_id: &Arc<str>,
+    client: &Client,
 ) -> hyper::Response<Body> {
     match resolved {
         Resolved::Redirect(location) => response::permanent_redirect(&location),
         Resolved::PageData(rest) => page_data(app, &rest, &request, request_id).await,
         Resolved::Public(file) => file.respond(request.method(), request.headers()).await,
         Resolved::Handler(route, params) => {
-            run_handler(app, route, params, request, request_id).await
+            run_handler(app, route, params, request, request_id, client).await
         }
         Resolved::Page(page, path) => {
             page.respond(
@@ -174,6 +193,7 @@ async fn run_handler(
     params: routelet_router::Params,
     request: hyper::Request<Incoming>,
     request_id: &Arc<str>,
+    client: &Client,
 ) -> hyper::Response<Body> {
     let outcome = crate::request::run(
         &app.engine.wasm,
@@ -181,6 +201,7 @@ async fn run_handler(
         &route.handler,
         params,
         request_id.clone(),
+        client,
         request,
     )
     .await;
@@ -189,12 +210,20 @@ async fn run_handler(
         Err(failure) => {
             let status = failure.status();
             let mut response = response::text(status, status.canonical_reason().unwrap_or("Error"));
-            if status == StatusCode::SERVICE_UNAVAILABLE {
+            if matches!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+            ) {
                 response
                     .headers_mut()
                     .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
+            if matches!(
+                status,
+                StatusCode::PAYLOAD_TOO_LARGE
+                    | StatusCode::REQUEST_TIMEOUT
+                    | StatusCode::BAD_REQUEST
+            ) {
                 // The rest of the body is never read, so the connection cannot carry another
                 // request; saying so keeps a pooling client from sending one into the close.
                 response

@@ -94,8 +94,9 @@ const NOT_PUBLIC_V6: &[(Ipv6Addr, u8)] = &[
     (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
 ];
 
-/// Whether `ip` is on the public internet. Addresses that carry an IPv4 address inside IPv6
-/// (mapped, compatible, NAT64) are judged by that IPv4 address.
+/// Whether `ip` is on the public internet. Addresses that carry IPv4 addresses inside IPv6
+/// (mapped, compatible, NAT64, 6to4, Teredo) are public only if every IPv4 address they carry
+/// is: a tunnel or translator would deliver them there.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(_) => !NOT_PUBLIC_V4.iter().any(|&(net, prefix)| {
@@ -106,8 +107,12 @@ pub fn is_public(ip: IpAddr) -> bool {
             .contains(ip)
         }),
         IpAddr::V6(v6) => {
-            if let Some(v4) = embedded_v4(v6) {
-                return is_public(IpAddr::V4(v4));
+            let carried = embedded_v4(v6);
+            if carried.iter().flatten().next().is_some() {
+                return carried
+                    .iter()
+                    .flatten()
+                    .all(|&v4| is_public(IpAddr::V4(v4)));
             }
             !NOT_PUBLIC_V6.iter().any(|&(net, prefix)| {
                 Network {
@@ -120,16 +125,30 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// The IPv4 address inside `::ffff:a.b.c.d`, `::a.b.c.d` or `64:ff9b::a.b.c.d`.
-fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 addresses an IPv6 address carries: `::ffff:a.b.c.d` (mapped), `::a.b.c.d`
+/// (compatible), `64:ff9b::a.b.c.d` and `64:ff9b:1::/48` (NAT64), `2002:aabb:ccdd::/48` (6to4),
+/// and Teredo's `2001:0:ssss:ssss::cccc:cccc` (its server, and its client stored inverted).
+fn embedded_v4(v6: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
     if let Some(v4) = v6.to_ipv4_mapped() {
-        return Some(v4);
+        return [Some(v4), None];
     }
     let segments = v6.segments();
-    let low = Ipv4Addr::from(u128::from(v6) as u32);
-    let compatible = segments[..6].iter().all(|&s| s == 0) && u128::from(v6) > 1;
+    let bits = u128::from(v6);
+    let low = Ipv4Addr::from(bits as u32);
+    let compatible = segments[..6].iter().all(|&s| s == 0) && bits > 1;
     let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    (compatible || nat64).then_some(low)
+    let local_nat64 = segments[..3] == [0x64, 0xff9b, 1];
+    if compatible || nat64 || local_nat64 {
+        return [Some(low), None];
+    }
+    match segments[0..2] {
+        [0x2002, _] => [Some(Ipv4Addr::from((bits >> 80) as u32)), None],
+        [0x2001, 0] => [
+            Some(Ipv4Addr::from((bits >> 64) as u32)),
+            Some(Ipv4Addr::from(!(bits as u32))),
+        ],
+        _ => [None, None],
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +182,14 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::7f00:1",
+            // 6to4 around loopback, a private network and the metadata address.
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2002:a9fe:a9fe::",
+            // Teredo with a loopback server, and with a client of 10.0.0.1 (stored inverted).
+            "2001:0:7f00:1::1",
+            "2001:0:101:101::f5ff:fffe",
         ] {
             assert!(!is_public(ip(text)), "{text} must not be public");
         }
@@ -179,6 +206,8 @@ mod tests {
             "100.128.0.1",
             "2606:4700:4700::1111",
             "::ffff:1.1.1.1",
+            "2002:101:101::1",
+            "2001:0:101:101::fefe:fefe",
         ] {
             assert!(is_public(ip(text)), "{text} must be public");
         }
