@@ -3,10 +3,10 @@
 //! and a healthy request still answers afterwards.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, example_dist, raw_request};
+use crate::support::{Server, example_dist, h2c_from, open_fds, raw_request};
 
 #[test]
 fn headers_past_the_limit_get_431_and_are_logged() {
@@ -133,29 +133,6 @@ impl hyper::body::Body for Silent {
     }
 }
 
-/// An h2c connection from `local` (any 127.0.0.0/8 address works on loopback), and a second
-/// handle on its socket to cut it off with (`shutdown`), as a client that vanishes would.
-pub async fn h2c_from(
-    server: SocketAddr,
-    local: &str,
-) -> (hyper::client::conn::http2::SendRequest<Silent>, TcpStream) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
-    let stream = socket.connect(server).await.unwrap();
-    let stream = stream.into_std().unwrap();
-    let handle = stream.try_clone().unwrap();
-    let stream = tokio::net::TcpStream::from_std(stream).unwrap();
-    let (sender, connection) =
-        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    (sender, handle)
-}
-
 /// A reqwest client whose connections come from `local`.
 pub fn client_from(local: &str) -> reqwest::Client {
     reqwest::Client::builder()
@@ -183,7 +160,7 @@ async fn streams_that_never_send_a_body_hold_only_their_clients_share_of_instanc
     let (statuses, mut answered) = tokio::sync::mpsc::unbounded_channel();
     let mut connections = Vec::new();
     for _ in 0..5 {
-        let (sender, socket) = h2c_from(server.addr, "127.0.0.1").await;
+        let (sender, socket) = h2c_from::<Silent>(server.addr, "127.0.0.1").await;
         for _ in 0..50 {
             let mut sender = sender.clone();
             let statuses = statuses.clone();
@@ -265,13 +242,6 @@ async fn get_all(client: &reqwest::Client, url: &str, n: usize) -> Vec<u16> {
         });
     }
     requests.join_all().await
-}
-
-/// Open file descriptors of a process.
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
 }
 
 /// Reads until the peer closes or `within` passes; returns what came and whether it closed.
@@ -452,15 +422,8 @@ async fn odd_request_shapes_get_their_own_status_and_missing_authorities_are_fil
         server.log()
     );
     // HTTP/2 without :authority, likewise.
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .handshake::<_, http_body_util::Empty<bytes::Bytes>>(hyper_util::rt::TokioIo::new(
-                stream,
-            ))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _) =
+        h2c_from::<http_body_util::Empty<bytes::Bytes>>(server.addr, "127.0.0.1").await;
     let request = hyper::Request::get("/api/hello")
         .body(http_body_util::Empty::new())
         .unwrap();

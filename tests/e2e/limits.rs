@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, built_app, client, dist_with_config};
+use crate::support::{Server, built_app, client, dist_with_config, open_fds};
 use reqwest::StatusCode;
 
 const HOG: &str = r#"
@@ -273,13 +273,6 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-/// Open file descriptors of a process.
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
 /// One hostile client on a raw socket: what it sends, and the status line it must get (if the
 /// host answers at all before closing).
 fn hostile_client(addr: std::net::SocketAddr, kind: usize) -> Result<(), String> {
@@ -484,7 +477,9 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
         while Instant::now() < stop_at {
             let mut streams = tokio::task::JoinSet::new();
             for _ in 0..3 {
-                let (sender, socket) = crate::hostile_clients::h2c_from(addr, "127.0.0.1").await;
+                let (sender, socket) =
+                    crate::support::h2c_from::<crate::hostile_clients::Silent>(addr, "127.0.0.1")
+                        .await;
                 sockets.push(socket);
                 for _ in 0..40 {
                     let mut sender = sender.clone();
@@ -595,15 +590,9 @@ async fn a_guest_that_times_out_mid_response_leaves_the_response_visibly_cut_off
         "a cut-off body ended with the final chunk"
     );
     // HTTP/2: the stream is reset, so the client's read fails instead of ending.
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .handshake::<_, http_body_util::Empty<bytes::Bytes>>(hyper_util::rt::TokioIo::new(
-                stream,
-            ))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _) =
+        crate::support::h2c_from::<http_body_util::Empty<bytes::Bytes>>(server.addr, "127.0.0.1")
+            .await;
     let response = sender
         .send_request(
             hyper::Request::get("http://x/api/trickle")

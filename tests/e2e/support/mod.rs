@@ -556,3 +556,41 @@ pub fn build_app_with_data(app: &Path, out: &Path, data: &Path) -> (bool, String
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// An h2c connection from `local` (any 127.0.0.0/8 address works on loopback), and a second
+/// handle on its socket to cut it off with (`shutdown`), as a client that vanishes would.
+pub async fn h2c_from<B>(
+    server: std::net::SocketAddr,
+    local: &str,
+) -> (
+    hyper::client::conn::http2::SendRequest<B>,
+    std::net::TcpStream,
+)
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(server).await.unwrap();
+    let stream = stream.into_std().unwrap();
+    let handle = stream.try_clone().unwrap();
+    let stream = tokio::net::TcpStream::from_std(stream).unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, handle)
+}
+
+/// Open file descriptors of a process.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
