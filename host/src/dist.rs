@@ -267,3 +267,10 @@ pub fn slash_path(path: &Path) -> anyhow::Result<String> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
+
+/// The SHA-256 of a file, read in pieces so that a large one is never held in memory.
+pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut digest = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut digest)?;
+    Ok(digest.finalize().into())
+}

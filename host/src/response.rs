@@ -15,6 +15,18 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
+/// A file read in pieces as the client takes them, so a large one is never held in memory.
+pub fn file(file: tokio::fs::File) -> Body {
+    use futures::TryStreamExt;
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 << 10)
+        .map_ok(http_body::Frame::data)
+        .map_err(|error| {
+            tracing::error!("reading a public file failed mid-response: {error}");
+            wasmtime_wasi_http::Error::InternalError(Some("reading the file failed".into()))
+        });
+    http_body_util::StreamBody::new(chunks).boxed_unsync()
+}
+
 /// No body at all.
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed_unsync()

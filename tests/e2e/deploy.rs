@@ -716,3 +716,174 @@ async fn everything_the_host_writes_is_readable_by_its_user_alone() {
         seen.2
     );
 }
+
+/// The host's resident memory now and at its peak, in bytes.
+fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib << 10
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `len` bytes no compressor can shrink.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// Upload files in the deployments folder, with their modes and sizes.
+fn uploads_in(data: &Path) -> Vec<(u32, u64)> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::read_dir(data.join("deployments"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".staging-upload-")
+        })
+        .map(|e| {
+            let meta = e.metadata().unwrap();
+            (meta.permissions().mode() & 0o777, meta.len())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_uploads_go_to_disk_and_compression_bombs_are_refused_early() {
+    const BIG: usize = 200 << 20;
+    let data = fresh_data_dir();
+    let server = start_admin(Some(&version_dist("v1")), &data);
+    let big = version_dist("big");
+    std::fs::create_dir_all(big.join("public")).unwrap();
+    std::fs::write(big.join("public/big.bin"), incompressible(BIG)).unwrap();
+    let bundle = bytes::Bytes::from(routelet::deploy::bundle::pack(&big).unwrap());
+    assert!(bundle.len() > BIG, "{}", bundle.len());
+
+    // While an upload arrives it is a private file that grows, not a buffer.
+    let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&admin_addr).unwrap();
+    write!(
+        stream,
+        "POST /deployments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: {}\r\n\r\n",
+        token_of(&data),
+        bundle.len()
+    )
+    .unwrap();
+    stream.write_all(&bundle[..BIG / 2]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while uploads_in(&data)
+        .first()
+        .is_none_or(|(_, len)| *len < (BIG / 4) as u64)
+    {
+        assert!(Instant::now() < deadline, "{:?}", uploads_in(&data));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(uploads_in(&data)[0].0, 0o600);
+    drop(stream);
+    assert!(
+        server.wait_for_log("the upload was cut off"),
+        "{}",
+        server.log()
+    );
+
+    // Three parallel 200 MB deploys: the host's peak memory barely moves, and after them its
+    // memory is where it was.
+    let (before, peak_before) = memory_of(server.pid());
+    let deploys = (0..3).map(|_| {
+        let bundle = bundle.clone();
+        let url = format!("{}/deployments", server.admin_url());
+        let token = token_of(&data);
+        tokio::spawn(async move {
+            let response = client()
+                .post(url)
+                .bearer_auth(token)
+                .body(bundle)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        })
+    });
+    for deploy in futures::future::join_all(deploys).await {
+        let (status, body) = deploy.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (after, peak_after) = memory_of(server.pid());
+    let mib = |bytes: u64| bytes >> 20;
+    assert!(
+        peak_after < peak_before.max(before) + (100 << 20),
+        "peak resident memory grew from {} MiB to {} MiB for 3 x {} MiB uploads",
+        mib(peak_before),
+        mib(peak_after),
+        mib(bundle.len() as u64)
+    );
+    assert!(
+        after < before + (50 << 20),
+        "resident memory went from {} MiB to {} MiB",
+        mib(before),
+        mib(after)
+    );
+    assert!(uploads_in(&data).is_empty(), "{:?}", uploads_in(&data));
+
+    // The 200 MB public file is served whole, a piece at a time.
+    let mut response = client().get(server.url("/big.bin")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.content_length(), Some(BIG as u64));
+    let mut received = 0;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        received += chunk.len();
+    }
+    assert_eq!(received, BIG);
+    let (_, peak_served) = memory_of(server.pid());
+    assert!(
+        peak_served < peak_after + (50 << 20),
+        "serving the file took the peak from {} MiB to {} MiB",
+        mib(peak_after),
+        mib(peak_served)
+    );
+
+    // A gigabyte of zeros after the tar's end, and a second gzip member: refused at once.
+    let small = routelet::deploy::bundle::pack(&version_dist("bomb")).unwrap();
+    let mut tar = Vec::new();
+    std::io::copy(&mut flate2::read::GzDecoder::new(&small[..]), &mut tar).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    std::io::copy(
+        &mut std::io::Read::take(std::io::repeat(0), 1 << 30),
+        &mut gz,
+    )
+    .unwrap();
+    let bomb = gz.finish().unwrap();
+    let mut two_members = small.clone();
+    two_members.extend_from_slice(&small);
+    for (bundle, needle) in [
+        (bomb, "data after the end of its tar archive"),
+        (two_members, "data after the end of its gzip stream"),
+    ] {
+        let started = Instant::now();
+        let (status, body) = post_bundle(&server, &data, bundle).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains(needle), "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(deployment_count(&server, &data).await, 4);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}

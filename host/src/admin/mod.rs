@@ -16,19 +16,18 @@ pub mod token;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::app::Live;
+use crate::deploy::upload::{Upload, UploadError};
 use crate::deploy::{DeployError, Deployer};
 use crate::response::{self as responses, Body};
 use token::AdminToken;
 
 /// The largest upload the admin API reads: a bundle or one component.
-pub const MAX_UPLOAD: usize = 512 << 20;
+pub const MAX_UPLOAD: u64 = 512 << 20;
 
 /// The admin API's state.
 pub struct Admin {
@@ -111,7 +110,7 @@ impl Admin {
                 Ok(list) => json(StatusCode::OK, &list),
                 Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
             },
-            (&Method::POST, "/deployments") => match read_upload(request).await {
+            (&Method::POST, "/deployments") => match self.receive(request).await {
                 Ok(bundle) => outcome(self.deployer.deploy_bundle(bundle).await),
                 Err(response) => response,
             },
@@ -119,7 +118,7 @@ impl Admin {
                 let Some(pattern) = query_value(&query, "pattern") else {
                     return error(StatusCode::BAD_REQUEST, "missing ?pattern=/api/...");
                 };
-                match read_upload(request).await {
+                match self.receive(request).await {
                     Ok(wasm) => outcome(self.deployer.deploy_route(&pattern, wasm).await),
                     Err(response) => response,
                 }
@@ -140,24 +139,24 @@ impl Admin {
             _ => error(StatusCode::NOT_FOUND, "no such admin endpoint"),
         }
     }
-}
 
-/// Reads a whole upload; a body cut off or too large changes nothing and says why.
-async fn read_upload(request: hyper::Request<Incoming>) -> Result<Bytes, hyper::Response<Body>> {
-    match Limited::new(request.into_body(), MAX_UPLOAD)
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the upload is larger than {MAX_UPLOAD} bytes"),
-        )),
-        Err(e) => {
-            let message = format!("the upload was cut off: {e}; nothing changed");
-            tracing::warn!("admin: {message}");
-            Err(error(StatusCode::BAD_REQUEST, &message))
-        }
+    /// Writes an upload to disk as it arrives; a body cut off or too large changes nothing and
+    /// says why.
+    async fn receive(
+        &self,
+        request: hyper::Request<Incoming>,
+    ) -> Result<Upload, hyper::Response<Body>> {
+        Upload::receive(request.into_body(), self.deployer.upload_dir(), MAX_UPLOAD)
+            .await
+            .map_err(|refused| {
+                tracing::warn!("admin: {refused}");
+                let status = match refused {
+                    UploadError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    UploadError::CutOff(_) => StatusCode::BAD_REQUEST,
+                    UploadError::Disk(..) => StatusCode::INSUFFICIENT_STORAGE,
+                };
+                error(status, &refused.to_string())
+            })
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use http::{HeaderValue, Method, StatusCode, header};
 use percent_encoding::percent_decode_str;
 
-use crate::dist::{sha256_hex, slash_path};
+use crate::dist::{sha256_file, slash_path};
 use crate::response::{self as responses, Body};
 
 /// One servable file.
@@ -39,9 +39,9 @@ impl PublicFiles {
             }
             let relative = entry.path().strip_prefix(dir).expect("walked below dir");
             let url = format!("/{}", slash_path(relative)?);
-            let bytes = std::fs::read(entry.path())
+            let digest = sha256_file(entry.path())
                 .with_context(|| format!("reading {}", entry.path().display()))?;
-            let etag = format!("\"{}\"", &sha256_hex(&bytes)[..32]);
+            let etag = format!("\"{}\"", &hex::encode(digest)[..32]);
             let mime = mime_guess::from_path(entry.path()).first_or_octet_stream();
             let content_type = match mime.type_() {
                 mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
@@ -100,18 +100,21 @@ impl PublicFile {
                 .insert(header::ETAG, self.etag.clone());
             return response;
         }
-        let bytes = match tokio::fs::read(&self.path).await {
-            Ok(bytes) => bytes,
+        let opened = match tokio::fs::File::open(&self.path).await {
+            Ok(file) => file.metadata().await.map(|meta| (file, meta.len())),
+            Err(error) => Err(error),
+        };
+        let (file, length) = match opened {
+            Ok(opened) => opened,
             Err(error) => {
                 tracing::error!(file = %self.path.display(), "reading a public file failed: {error}");
                 return responses::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
             }
         };
-        let length = bytes.len();
         let body = if method == Method::HEAD {
             responses::empty()
         } else {
-            responses::full(bytes)
+            responses::file(file)
         };
         let mut response = hyper::Response::new(body);
         let headers = response.headers_mut();

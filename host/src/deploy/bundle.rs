@@ -1,8 +1,10 @@
 //! The deploy bundle: a dist folder as a gzip-compressed tar, packed by `routelet deploy` and
 //! unpacked by the host only after every entry has been checked.
 
-use std::io::{Read, Write};
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
@@ -32,6 +34,15 @@ pub fn pack(dist: &Path) -> anyhow::Result<Vec<u8>> {
     encoder.finish().context("compressing the bundle")
 }
 
+/// Unpacked bytes a bundle may expand to past [`RATIO_FLOOR`], per compressed byte read.
+pub const MAX_RATIO: u64 = 100;
+
+/// Unpacked bytes any bundle may reach before [`MAX_RATIO`] applies.
+pub const RATIO_FLOOR: u64 = 64 << 20;
+
+/// Zero bytes a tar writer may pad its archive with after the end marker (one 10 KiB record).
+const MAX_END_PADDING: u64 = 10 << 10;
+
 /// Why a bundle was refused: the entry and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -44,13 +55,32 @@ pub enum BundleError {
     /// The bundle is larger than the host accepts.
     #[error("the bundle unpacks to more than {0} bytes or {MAX_ENTRIES} files")]
     TooLarge(u64),
+    /// The bundle expands far more than a dist folder does: a compression bomb.
+    #[error(
+        "the bundle expands more than {MAX_RATIO}-fold: {inflated} bytes unpacked from the first \
+         {compressed} compressed bytes; a dist folder never compresses that well"
+    )]
+    Bomb { compressed: u64, inflated: u64 },
+    /// Bytes follow the archive, which would be decompressed (or ignored) for nothing.
+    #[error("the bundle has {0}; pack it with `routelet deploy`")]
+    Trailing(&'static str),
 }
 
 /// Unpacks a bundle into the empty folder `into`, refusing anything but plain files and
-/// folders below it: no absolute paths, no `..`, no links, no devices.
+/// folders below it: no absolute paths, no `..`, no links, no devices, nothing after the end,
+/// and never more unpacked bytes than the caps allow, whatever the headers claim.
 pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
-    let corrupt = |error: std::io::Error| BundleError::Corrupt(error.to_string());
+    let meter = Rc::new(Meter::default());
+    let compressed = Counted {
+        inner: bundle,
+        meter: meter.clone(),
+    };
+    let gzip = flate2::bufread::GzDecoder::new(BufReader::with_capacity(64 << 10, compressed));
+    let mut archive = tar::Archive::new(Capped {
+        inner: gzip,
+        meter: meter.clone(),
+    });
+    let corrupt = |error: std::io::Error| meter.refusal().unwrap_or_else(|| damaged(error));
     let mut files = 0;
     let mut total: u64 = 0;
     for (index, entry) in archive.entries().map_err(corrupt)?.enumerate() {
@@ -91,10 +121,97 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
             _ => return Err(refuse("only files and folders are allowed in a bundle")),
         }
     }
-    // A cut-off gzip stream can end on a tar boundary: read to the end so the checksum is checked.
+    // Past the end marker a tar writer pads with zeros; anything else, or more, is refused. Reading
+    // to the end of the gzip member also checks its checksum, which a cut-off stream fails.
     let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(corrupt)?;
+    let mut padding = [0u8; 4096];
+    let mut padded: u64 = 0;
+    loop {
+        let read = rest.read(&mut padding).map_err(corrupt)?;
+        if read == 0 {
+            break;
+        }
+        padded += read as u64;
+        if padded > MAX_END_PADDING || padding[..read].iter().any(|&b| b != 0) {
+            return Err(BundleError::Trailing(
+                "data after the end of its tar archive",
+            ));
+        }
+    }
+    let after_gzip = rest.inner.get_mut().fill_buf().map_err(corrupt)?;
+    if !after_gzip.is_empty() {
+        return Err(BundleError::Trailing(
+            "data after the end of its gzip stream (a second gzip member?)",
+        ));
+    }
     Ok(files)
+}
+
+/// A read or write that failed for a reason of the archive's own.
+fn damaged(error: std::io::Error) -> BundleError {
+    BundleError::Corrupt(error.to_string())
+}
+
+/// Bytes read on each side of the decompressor, and the cap that stopped it, if one did.
+#[derive(Default)]
+struct Meter {
+    compressed: Cell<u64>,
+    inflated: Cell<u64>,
+    refused: Cell<Option<(u64, u64, bool)>>,
+}
+
+impl Meter {
+    /// The refusal a failed read stands for, when a cap (not the archive) failed it.
+    fn refusal(&self) -> Option<BundleError> {
+        self.refused
+            .get()
+            .map(|(compressed, inflated, bomb)| match bomb {
+                true => BundleError::Bomb {
+                    compressed,
+                    inflated,
+                },
+                false => BundleError::TooLarge(MAX_UNPACKED_BYTES),
+            })
+    }
+}
+
+/// The compressed upload, counted as the decompressor reads it.
+struct Counted<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.meter
+            .compressed
+            .set(self.meter.compressed.get() + read as u64);
+        Ok(read)
+    }
+}
+
+/// The decompressed stream, failing as soon as it outgrows the size or ratio caps.
+struct Capped<R> {
+    inner: flate2::bufread::GzDecoder<BufReader<Counted<R>>>,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        let inflated = self.meter.inflated.get() + read as u64;
+        self.meter.inflated.set(inflated);
+        let compressed = self.meter.compressed.get();
+        // Headers and their padding may add up to 1 KiB per entry on top of the files.
+        let too_large = inflated > MAX_UNPACKED_BYTES + MAX_ENTRIES as u64 * 1024 + MAX_END_PADDING;
+        let bomb = inflated > RATIO_FLOOR && inflated > compressed.saturating_mul(MAX_RATIO);
+        if too_large || bomb {
+            self.meter.refused.set(Some((compressed, inflated, bomb)));
+            return Err(std::io::Error::other("the bundle outgrew its caps"));
+        }
+        Ok(read)
+    }
 }
 
 /// The entry's path as a relative path made only of normal names, or why not.
@@ -148,10 +265,11 @@ fn files_below(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     let mut digest = Sha256::new();
     for (relative, path) in files_below(dir)? {
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let file = crate::dist::sha256_file(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         digest.update(relative.as_bytes());
         digest.update([0]);
-        digest.update(Sha256::digest(&bytes));
+        digest.update(file);
     }
     Ok(hex::encode(digest.finalize()))
 }
@@ -239,5 +357,110 @@ mod tests {
         let out = scratch("cut-out");
         let error = unpack(&bundle[..bundle.len() / 2], &out).unwrap_err();
         assert!(matches!(error, BundleError::Corrupt(_)), "{error}");
+    }
+
+    /// A tar of one small file, then `after` inside the same gzip member.
+    fn tar_then(after: impl Read) -> Vec<u8> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3);
+        header.set_mode(0o644);
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append_data(&mut header, "manifest.json", &b"{ }"[..])
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        std::io::copy(&mut { after }, &mut gz).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn zero_padding_after_the_end_is_fine_but_nothing_else_is() {
+        let out = scratch("trailing");
+        // GNU tar pads its archives to a 10 KiB record.
+        assert_eq!(unpack(&tar_then(&[0u8; 9216][..])[..], &out).unwrap(), 1);
+        for after in [&b"\0\0junk"[..], &[0u8; 64 << 10][..]] {
+            let error = unpack(&tar_then(after)[..], &scratch("trailing-junk")).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("data after the end of its tar archive"),
+                "{error}"
+            );
+        }
+        let mut two_members = tar_then(&[][..]);
+        two_members.extend(tar_then(&[][..]));
+        let error = unpack(&two_members[..], &scratch("two-members")).unwrap_err();
+        assert!(
+            error.to_string().contains("a second gzip member"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_compression_bomb_is_stopped_early_whatever_the_headers_say() {
+        // A gigabyte of zeros after the end: refused past the padding a tar may have, long
+        // before it is all decompressed.
+        let bomb = tar_then(std::io::repeat(0).take(1 << 30));
+        let mut counted = 0;
+        let error = unpack(
+            CountingSlice {
+                bytes: &bomb,
+                read: &mut counted,
+            },
+            &scratch("bomb"),
+        )
+        .unwrap_err();
+        assert!(matches!(error, BundleError::Trailing(_)), "{error}");
+        assert!(
+            counted < bomb.len() / 10,
+            "read {counted} of {}",
+            bomb.len()
+        );
+
+        // An entry whose data is a run of zeros is stopped the same way.
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1 << 30);
+        header.set_mode(0o644);
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        tar.append_data(
+            &mut header,
+            "public/zeros.bin",
+            std::io::repeat(0).take(1 << 30),
+        )
+        .unwrap();
+        let bomb = tar.into_inner().unwrap().finish().unwrap();
+        let mut counted = 0;
+        let error = unpack(
+            CountingSlice {
+                bytes: &bomb,
+                read: &mut counted,
+            },
+            &scratch("bomb-entry"),
+        )
+        .unwrap_err();
+        assert!(matches!(error, BundleError::Bomb { .. }), "{error}");
+        assert!(
+            error.to_string().contains("expands more than 100-fold"),
+            "{error}"
+        );
+        assert!(counted < bomb.len() / 2, "read {counted} of {}", bomb.len());
+    }
+
+    /// A reader over a slice that counts what was taken from it.
+    struct CountingSlice<'a> {
+        bytes: &'a [u8],
+        read: &'a mut usize,
+    }
+
+    impl Read for CountingSlice<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut rest = &self.bytes[*self.read..];
+            let n = rest.read(buf)?;
+            *self.read += n;
+            Ok(n)
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod store;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +13,12 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{self, App, Live};
-use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute, sha256_hex};
+use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute};
 use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
 use crate::metrics::{self, DeployLabels};
 use store::{DeploymentMeta, DeploymentStore, Listed, Staging};
+use upload::Upload;
 
 /// Why a deploy was refused, with the HTTP status the admin API answers.
 #[derive(Debug, thiserror::Error)]
@@ -104,15 +106,25 @@ impl Deployer {
         self.store.list()
     }
 
+    /// Where uploads are written while they arrive: beside the deployments, so that a
+    /// component moves into one with a rename.
+    pub fn upload_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
     /// Deploys a whole bundle (a gzip-compressed tar of a dist folder).
-    pub async fn deploy_bundle(&self, bundle: bytes::Bytes) -> Result<Deployed, DeployError> {
+    pub async fn deploy_bundle(&self, bundle: Upload) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
         let staging = self.store.staging().map_err(DeployError::Internal)?;
         let into = staging.path.clone();
-        tokio::task::spawn_blocking(move || bundle::unpack(&bundle[..], &into))
-            .await
-            .map_err(|e| DeployError::Internal(e.into()))?
-            .map_err(|e| DeployError::BadUpload(e.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let reader = bundle
+                .reader()
+                .map_err(|e| DeployError::Internal(e.into()))?;
+            bundle::unpack(reader, &into).map_err(|e| DeployError::BadUpload(e.into()))
+        })
+        .await
+        .map_err(|e| DeployError::Internal(e.into()))??;
         if !staging.path.join(MANIFEST_FILE).is_file() && routes_of(&staging.path)?.is_empty() {
             count("deploy", false);
             return Err(DeployError::Invalid(anyhow::anyhow!(
@@ -125,11 +137,7 @@ impl Deployer {
     }
 
     /// Replaces or adds the component of one route, keeping the rest of the active deployment.
-    pub async fn deploy_route(
-        &self,
-        pattern: &str,
-        wasm: bytes::Bytes,
-    ) -> Result<Deployed, DeployError> {
+    pub async fn deploy_route(&self, pattern: &str, wasm: Upload) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
         let staging = self.copy_of_active()?;
         let existing = route_file(&staging.path, pattern)?;
@@ -138,8 +146,9 @@ impl Deployer {
             None => file_for_pattern(pattern).map_err(DeployError::BadUpload)?,
         };
         let target = staging.path.join(&relative);
+        let (sha256, size) = (wasm.sha256_hex(), wasm.len());
         crate::private::create_dir(target.parent().expect("below pages"))
-            .and_then(|()| crate::private::write(&target, &wasm))
+            .and_then(|()| wasm.persist(&target))
             .map_err(|e| DeployError::Internal(e.into()))?;
         edit_manifest(&staging.path, |manifest| {
             manifest.pages.retain(|page| page.pattern != pattern);
@@ -147,8 +156,8 @@ impl Deployer {
                 pattern: pattern.to_owned(),
                 file: relative.clone(),
                 source: "routelet deploy --route".into(),
-                sha256: sha256_hex(&wasm),
-                size: wasm.len() as u64,
+                sha256,
+                size,
             };
             match manifest.routes.iter_mut().find(|r| r.file == relative) {
                 Some(existing) => *existing = route,

@@ -7,6 +7,7 @@
 //!     manifest.json pages/ public/ ...
 //!   active                     the active id; replaced with a rename, so never half-written
 //!   .staging-*/                bundles being checked; removed on failure and at start
+//!   .staging-upload-*          uploads still arriving (0600); removed likewise
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -74,10 +75,17 @@ impl DeploymentStore {
                 .to_string_lossy()
                 .starts_with(STAGING_PREFIX)
             {
-                let _ = std::fs::remove_dir_all(entry.path());
+                // Staging folders, and uploads that were still arriving.
+                let _ = std::fs::remove_dir_all(entry.path())
+                    .or_else(|_| std::fs::remove_file(entry.path()));
             }
         }
         Ok(Self { dir })
+    }
+
+    /// The deployments folder itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A fresh, empty staging folder on the same file system, for a bundle being checked.
