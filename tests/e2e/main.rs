@@ -13,6 +13,7 @@ mod data;
 mod deploy;
 mod dev;
 mod hostile_clients;
+mod javascript;
 mod limits;
 mod outbound;
 mod plain_components;

@@ -1,6 +1,7 @@
 //! `routelet build`: route files → one generated Cargo workspace → components → a dist folder.
 
 mod cargo;
+mod javascript;
 mod output;
 pub mod route_file;
 mod toolchain;
@@ -43,6 +44,17 @@ pub struct RouteSource {
     pub has_config: bool,
     /// Set for a static page, with the data functions it declares.
     pub page: Option<route_file::PageFns>,
+    /// What it is written in.
+    pub language: Language,
+}
+
+/// The languages route files are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// `.rs`: one crate of the generated workspace.
+    Rust,
+    /// `.js`, `.mjs`, `.ts`, `.mts`: Next.js's `handler(req, res)`, in the app's JS component.
+    JavaScript,
 }
 
 /// Builds the app: validate the layout, compile every route, write the dist folder atomically.
@@ -63,17 +75,37 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut sources = Vec::new();
     for entry in walkdir::WalkDir::new(&pages).sort_by_file_name() {
         let entry = entry.with_context(|| format!("reading {}", pages.display()))?;
-        if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "rs") {
+        let is_rust = entry.path().extension().is_some_and(|e| e == "rs");
+        if !entry.file_type().is_file() || !(is_rust || javascript::is_route_file(entry.path())) {
             continue;
         }
         let relative = slash_path(entry.path().strip_prefix(&app).expect("below app"))?;
         let page_path = page_path_of(entry.path(), &pages)?;
+        let pattern = pattern_from_page_path(&page_path);
+        let is_api = routelet_router::is_api_route(&pattern);
+        if !is_rust {
+            if !is_api {
+                bail!(
+                    "route file {relative}: JavaScript and TypeScript files are API routes: put                      them under pages/api/ (pages are written in Rust for now)"
+                );
+            }
+            sources.push((
+                pattern,
+                RouteSource {
+                    relative,
+                    path: entry.path().to_path_buf(),
+                    has_config: false,
+                    page: None,
+                    language: Language::JavaScript,
+                },
+            ));
+            continue;
+        }
         let text = std::fs::read_to_string(entry.path())
             .with_context(|| format!("reading route file {relative}"))?;
-        let pattern = pattern_from_page_path(&page_path);
         let place = route_file::Place {
             pattern: &pattern,
-            is_api: routelet_router::is_api_route(&pattern),
+            is_api,
             is_dynamic: pattern.contains('['),
         };
         let info =
@@ -85,6 +117,7 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
                 path: entry.path().to_path_buf(),
                 has_config: info.has_config,
                 page: info.page,
+                language: Language::Rust,
             },
         ));
     }
@@ -113,20 +146,33 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
         .collect();
     crate::app::check::check_config(&config, &setups)?;
 
-    toolchain::ensure_wasm_target()?;
-    let workspace = workspace::generate(&app, &table)?;
     let target_dir = match &options.target_dir {
         Some(dir) => std::path::absolute(dir)?,
         None => app.join(".routelet").join("target"),
     };
-    let artifacts = cargo::build(&workspace, &target_dir, options.release)?;
-    let report = output::write_dist(
-        &app,
-        &options.out,
-        &table,
-        &workspace,
-        &artifacts,
-        &options.data_dir,
-    )?;
+    let mut components = std::collections::HashMap::new();
+    let (rust, js): (Vec<_>, Vec<_>) = table
+        .iter()
+        .map(|(route, source)| (route.pattern(), source))
+        .partition(|(_, source)| source.language == Language::Rust);
+    if !rust.is_empty() {
+        toolchain::ensure_wasm_target()?;
+        let workspace = workspace::generate(&app, &rust)?;
+        let artifacts = cargo::build(&workspace, &target_dir, options.release)?;
+        for krate in &workspace.crates {
+            components.insert(krate.pattern.clone(), artifacts[&krate.package].clone());
+        }
+    }
+    if !js.is_empty() {
+        let js_dir = target_dir.join("routelet-js");
+        let work = js_dir.join(workspace::app_key(&app));
+        crate::private::create_dir(&work)
+            .with_context(|| format!("creating {}", work.display()))?;
+        let component = javascript::build(&app, &js, &work, &js_dir.join("components"))?;
+        for (pattern, _) in &js {
+            components.insert((*pattern).to_owned(), component.clone());
+        }
+    }
+    let report = output::write_dist(&app, &options.out, &table, &components, &options.data_dir)?;
     Ok(report.finished(started.elapsed()))
 }

@@ -1,14 +1,13 @@
 //! Writing the dist folder, all at once: a failed build never leaves a half-written dist.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use routelet_router::RouteTable;
 
 use super::RouteSource;
-use super::cargo::Artifacts;
-use super::workspace::Workspace;
 use crate::config::{AppConfig, CONFIG_FILE};
 use crate::dist::{
     MANIFEST_FILE, Manifest, ManifestRoute, PREVIEW_SECRET_FILE, RouteFile, sha256_hex,
@@ -31,8 +30,7 @@ pub fn write_dist(
     app: &Path,
     out: &Path,
     table: &RouteTable<RouteSource>,
-    workspace: &Workspace,
-    artifacts: &Artifacts,
+    components: &HashMap<String, PathBuf>,
     data_dir: &Path,
 ) -> anyhow::Result<BuildReport> {
     let out = std::path::absolute(out)?;
@@ -53,18 +51,21 @@ pub fn write_dist(
     }
 
     let mut routes = Vec::new();
-    for (krate, (route, _)) in workspace.crates.iter().zip(table.iter()) {
-        debug_assert_eq!(krate.pattern, route.pattern());
-        let built = &artifacts[&krate.package];
-        let file = format!("{}.wasm", krate.source.relative.trim_end_matches(".rs"));
+    for (route, source) in table.iter() {
+        let built = &components[route.pattern()];
+        let stem = source
+            .relative
+            .rsplit_once('.')
+            .map_or(&*source.relative, |(stem, _)| stem);
+        let file = format!("{stem}.wasm");
         let target = staging.join(&file);
         std::fs::create_dir_all(target.parent().expect("has a parent"))?;
         let bytes = std::fs::read(built).with_context(|| format!("reading {}", built.display()))?;
         std::fs::write(&target, &bytes).with_context(|| format!("writing {}", target.display()))?;
         routes.push(ManifestRoute {
-            pattern: krate.pattern.clone(),
+            pattern: route.pattern().to_owned(),
             file,
-            source: krate.source.relative.clone(),
+            source: source.relative.clone(),
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
         });

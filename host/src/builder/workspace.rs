@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use routelet_router::RouteTable;
 
 use super::RouteSource;
 use crate::dist::sha256_hex;
@@ -35,7 +34,7 @@ impl RouteCrate {
 }
 
 /// Writes (or refreshes) the workspace under `APP/.routelet/build`.
-pub fn generate(app: &Path, table: &RouteTable<RouteSource>) -> anyhow::Result<Workspace> {
+pub fn generate(app: &Path, routes: &[(&str, &RouteSource)]) -> anyhow::Result<Workspace> {
     let root = app.join(".routelet").join("build");
     let routes_dir = root.join("routes");
     std::fs::create_dir_all(&routes_dir)
@@ -45,7 +44,7 @@ pub fn generate(app: &Path, table: &RouteTable<RouteSource>) -> anyhow::Result<W
     let sdk = sdk_dependency();
     let app_id = app.canonicalize().unwrap_or_else(|_| app.to_owned());
     let mut crates = Vec::new();
-    for (route, source) in table.iter() {
+    for &(pattern, source) in routes {
         let package = package_name(&app_id, &source.relative);
         let dir = routes_dir.join(&package);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -80,7 +79,7 @@ pub fn generate(app: &Path, table: &RouteTable<RouteSource>) -> anyhow::Result<W
         write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
         write_if_changed(&dir.join("lib.rs"), &lib)?;
         crates.push(RouteCrate {
-            pattern: route.pattern().to_owned(),
+            pattern: pattern.to_owned(),
             source: source.clone(),
             package,
         });
@@ -113,6 +112,19 @@ fn package_name(app: &Path, relative: &str) -> String {
     identity.push(0);
     identity.extend_from_slice(relative.as_bytes());
     format!("{name}-{}", &sha256_hex(&identity)[..8])
+}
+
+/// A short name for an app, unique per folder, for its build outputs in a shared target folder.
+pub fn app_key(app: &Path) -> String {
+    let name = app
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>();
+    let id = sha256_hex(app.as_os_str().as_encoded_bytes());
+    format!("{name}-{}", &id[..8])
 }
 
 /// The SDK: `ROUTELET_SDK_PATH`, else the copy beside this host's sources, else crates.io.

@@ -1,0 +1,37 @@
+// The component's entry: every request goes to the route the host matched, by its pattern.
+// The route table is the app's; the host decides which route a request is for, and grants,
+// limits and a fresh instance per request stay the host's business.
+
+import { matchedPattern, params as routeParams } from 'routelet:route/context@0.1.0';
+import { handle } from './next.js';
+import { state } from './state.js';
+
+/** Checks every route's exports now (at build time), then serves them. */
+export function serve(table) {
+  const routes = new Map();
+  for (const [pattern, file, module] of table) {
+    if (typeof module.default !== 'function') {
+      throw new Error(
+        `${file}: export a default function handler(req, res), as Next.js API routes do ` +
+          `(found ${module.default === undefined ? 'no default export' : `a default ${typeof module.default}`})`,
+      );
+    }
+    routes.set(pattern, { pattern, file, module });
+  }
+  addEventListener('fetch', (event) => {
+    state.serving = true;
+    event.respondWith(dispatch(routes, event.request));
+  });
+}
+
+async function dispatch(routes, request) {
+  const pattern = matchedPattern();
+  const route = routes.get(pattern);
+  if (!route) {
+    console.error(`this component has no JavaScript route ${pattern}; rebuild the app`);
+    return new Response('Internal Server Error', { status: 500 });
+  }
+  const params = {};
+  for (const { name, value } of routeParams()) params[name] = value.val;
+  return handle(route, request, params);
+}

@@ -1,0 +1,291 @@
+//! JavaScript and TypeScript API routes with Next.js's `handler(req, res)`, built by `routelet
+//! build` (esbuild and componentize-js from the JS SDK) and served beside a Rust route.
+
+use reqwest::StatusCode;
+
+use crate::support::{Server, app_with, build_app, built_app, client};
+
+/// The handler at the top of Next.js's API routes page, unchanged.
+const SUBSCRIBE: &str = r#"
+export default async function handler(req, res) {
+  const email = req.body.email;
+  // then save email to your database, etc...
+  res.status(201).json({ ok: true, email });
+}
+"#;
+
+const ECHO: &str = r#"
+import type { NextApiRequest, NextApiResponse } from 'next';
+
+type Echo = { query: NextApiRequest['query']; cookies: Partial<Record<string, string>> };
+
+export default function handler(req: NextApiRequest, res: NextApiResponse<Echo>) {
+  res.setHeader('x-method', req.method ?? '');
+  res.setHeader('x-url', req.url ?? '');
+  res.setHeader('x-body-type', typeof req.body);
+  res.json({ query: req.query, cookies: req.cookies });
+}
+"#;
+
+const ANSWERS: &str = r#"
+export default async function handler(req, res) {
+  switch (req.query.what) {
+    case 'redirect': return res.redirect('/api/echo/a');
+    case 'redirect-308': return res.redirect(308, '/api/echo/b');
+    case 'empty': return res.status(204).send('ignored');
+    case 'throw': throw new Error('the database is on fire');
+    case 'silent': return;
+    case 'stream':
+      res.setHeader('content-type', 'text/plain');
+      for (let i = 0; i < 3; i++) {
+        res.write(`chunk ${i}\n`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return res.end('done\n');
+    case 'size': return res.send(String(req.body.length));
+  }
+  res.status(404).send('no such answer');
+}
+"#;
+
+const HELLO_RS: &str = r#"
+use routelet_sdk::{Request, Response};
+
+pub fn handler(_req: Request) -> Response {
+    Response::text("hello from Rust")
+}
+"#;
+
+fn dist() -> std::path::PathBuf {
+    built_app(
+        "js-routes",
+        &[
+            ("pages/api/subscribe.js", SUBSCRIBE),
+            ("pages/api/echo/[...slug].ts", ECHO),
+            ("pages/api/answers.mjs", ANSWERS),
+            ("pages/api/hello.rs", HELLO_RS),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_js_handlers_run_unchanged_beside_rust_routes() {
+    let server = Server::start(&dist());
+    let http = client();
+
+    let subscribed = http
+        .post(server.url("/api/subscribe"))
+        .json(&serde_json::json!({ "email": "ada@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    assert_eq!(
+        subscribed.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let body: serde_json::Value = subscribed.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "ok": true, "email": "ada@example.com" })
+    );
+
+    let hello = http.get(server.url("/api/hello")).send().await.unwrap();
+    assert_eq!(hello.text().await.unwrap(), "hello from Rust");
+
+    // Params over the query, repeated keys as arrays, cookies decoded, the raw URL.
+    let echo = http
+        .get(server.url("/api/echo/one/two?slug=forged&tag=a&tag=b"))
+        .header("cookie", "theme=dark; name=J%C3%BCrgen")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status(), StatusCode::OK);
+    assert_eq!(echo.headers()["x-method"], "GET");
+    assert_eq!(
+        echo.headers()["x-url"],
+        "/api/echo/one/two?slug=forged&tag=a&tag=b"
+    );
+    let body: serde_json::Value = echo.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "query": { "slug": ["one", "two"], "tag": ["a", "b"] },
+            "cookies": { "theme": "dark", "name": "Jürgen" },
+        })
+    );
+
+    // Bodies by content type.
+    let form = http
+        .post(server.url("/api/echo/x"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.headers()["x-body-type"], "object");
+    let text = http
+        .post(server.url("/api/echo/x"))
+        .body("plain words")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.headers()["x-body-type"], "string");
+    let invalid = http
+        .post(server.url("/api/subscribe"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(invalid.text().await.unwrap(), "Invalid JSON");
+
+    // The default body limit: 1 MiB exactly is read, one byte more is Next.js's 413.
+    for (size, status) in [
+        (1_048_576, StatusCode::OK),
+        (1_048_577, StatusCode::PAYLOAD_TOO_LARGE),
+    ] {
+        let response = http
+            .post(server.url("/api/answers?what=size"))
+            .header("content-type", "text/plain")
+            .body("x".repeat(size))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{size} bytes");
+        let body = response.text().await.unwrap();
+        if status == StatusCode::OK {
+            assert_eq!(body, size.to_string());
+        } else {
+            assert_eq!(body, "Body exceeded 1mb limit");
+        }
+    }
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (what, status, location) in [
+        ("redirect", 307, "/api/echo/a"),
+        ("redirect-308", 308, "/api/echo/b"),
+    ] {
+        let response = no_redirects
+            .get(server.url(&format!("/api/answers?what={what}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.headers()["location"], location);
+    }
+
+    let empty = http
+        .get(server.url("/api/answers?what=empty"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::NO_CONTENT);
+    assert!(empty.headers().get("content-type").is_none());
+    assert_eq!(empty.bytes().await.unwrap().len(), 0);
+
+    let streamed = http
+        .get(server.url("/api/answers?what=stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::OK);
+    assert_eq!(
+        streamed.text().await.unwrap(),
+        "chunk 0\nchunk 1\nchunk 2\ndone\n"
+    );
+
+    // A handler that throws, and one that returns without answering: 500s with a log line
+    // naming the route, and the host serves on.
+    for (what, logged) in [
+        ("throw", "the database is on fire"),
+        (
+            "silent",
+            "API resolved without sending a response for /api/answers?what=silent",
+        ),
+    ] {
+        let response = http
+            .get(server.url(&format!("/api/answers?what={what}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{what}"
+        );
+        assert!(server.wait_for_log(logged), "{}", server.log());
+    }
+    assert!(
+        server.log().contains("pages/api/answers.mjs"),
+        "{}",
+        server.log()
+    );
+    let after = http.get(server.url("/api/hello")).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() {
+    let twice = app_with(
+        "js-twice",
+        &[
+            ("pages/api/hello.rs", HELLO_RS),
+            ("pages/api/hello.ts", SUBSCRIBE),
+        ],
+    );
+    let (ok, _, stderr) = build_app(&twice, &twice.join("dist"));
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "Duplicate page detected. pages/api/hello.rs and pages/api/hello.ts both resolve to /api/hello."
+        ),
+        "{stderr}"
+    );
+
+    let broken = app_with(
+        "js-broken",
+        &[
+            ("pages/api/ok.js", SUBSCRIBE),
+            (
+                "pages/api/syntax.js",
+                "export default function (req, res) {\n  res.json({ a: 1 ;\n}\n",
+            ),
+        ],
+    );
+    let (ok, _, stderr) = build_app(&broken, &broken.join("dist"));
+    assert!(!ok);
+    assert!(stderr.contains("pages/api/syntax.js:2:"), "{stderr}");
+
+    let builtin = app_with(
+        "js-builtin",
+        &[(
+            "pages/api/files.js",
+            "import { readFileSync } from 'fs';\nexport default (req, res) => res.send(readFileSync('/etc/passwd'));\n",
+        )],
+    );
+    let (ok, _, stderr) = build_app(&builtin, &builtin.join("dist"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("pages/api/files.js imports the Node.js built-in module \"fs\""),
+        "{stderr}"
+    );
+
+    let no_default = app_with(
+        "js-no-default",
+        &[(
+            "pages/api/named.js",
+            "export function handler(req, res) { res.end(); }\n",
+        )],
+    );
+    let (ok, _, stderr) = build_app(&no_default, &no_default.join("dist"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("pages/api/named.js: export a default function handler(req, res)"),
+        "{stderr}"
+    );
+}
