@@ -241,6 +241,20 @@ async fn post_bundle(server: &Server, data: &Path, bundle: Vec<u8>) -> (StatusCo
     )
 }
 
+/// A raw `POST /deployments` declaring `length` bytes, its body left for the caller to send.
+fn start_upload(server: &Server, data: &Path, length: usize) -> std::net::TcpStream {
+    let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&admin_addr).unwrap();
+    write!(
+        stream,
+        "POST /deployments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: {length}\r\n\r\n",
+        token_of(data),
+    )
+    .unwrap();
+    stream
+}
+
 /// A gzip-compressed tar with one entry named `name`, which a tar library would refuse to write.
 fn hostile_bundle(name: &str) -> Vec<u8> {
     let mut header = tar::Header::new_old();
@@ -383,16 +397,7 @@ async fn bad_bundles_are_refused_with_their_reason_and_the_old_version_serves() 
 
     // An upload cut off halfway: the connection closes before the declared length arrives.
     let bundle = routelet::deploy::bundle::pack(&version_dist("cut")).unwrap();
-    let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&admin_addr).unwrap();
-    write!(
-        stream,
-        "POST /deployments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Length: {}\r\n\r\n",
-        token_of(&data),
-        bundle.len()
-    )
-    .unwrap();
+    let mut stream = start_upload(&server, &data, bundle.len());
     stream.write_all(&bundle[..bundle.len() / 2]).unwrap();
     drop(stream);
     assert!(
@@ -772,16 +777,7 @@ async fn large_uploads_go_to_disk_and_compression_bombs_are_refused_early() {
     assert!(bundle.len() > BIG, "{}", bundle.len());
 
     // While an upload arrives it is a private file that grows, not a buffer.
-    let admin_addr = server.admin_url().trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&admin_addr).unwrap();
-    write!(
-        stream,
-        "POST /deployments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Length: {}\r\n\r\n",
-        token_of(&data),
-        bundle.len()
-    )
-    .unwrap();
+    let mut stream = start_upload(&server, &data, bundle.len());
     stream.write_all(&bundle[..BIG / 2]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while uploads_in(&data)

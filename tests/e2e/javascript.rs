@@ -229,17 +229,24 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
     assert_eq!(after.status(), StatusCode::OK);
 }
 
+/// Builds an app made of `files`, which must fail; returns what the build printed on stderr.
+#[track_caller]
+fn build_refused(name: &str, files: &[(&str, &str)]) -> String {
+    let app = app_with(name, files);
+    let (ok, _, stderr) = build_app(&app, &app.join("dist"));
+    assert!(!ok, "{name} built");
+    stderr
+}
+
 #[test]
 fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() {
-    let twice = app_with(
+    let stderr = build_refused(
         "js-twice",
         &[
             ("pages/api/hello.rs", HELLO_RS),
             ("pages/api/hello.ts", SUBSCRIBE),
         ],
     );
-    let (ok, _, stderr) = build_app(&twice, &twice.join("dist"));
-    assert!(!ok);
     assert!(
         stderr.contains(
             "Duplicate page detected. pages/api/hello.rs and pages/api/hello.ts both resolve to /api/hello."
@@ -247,7 +254,7 @@ fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() 
         "{stderr}"
     );
 
-    let broken = app_with(
+    let stderr = build_refused(
         "js-broken",
         &[
             ("pages/api/ok.js", SUBSCRIBE),
@@ -257,33 +264,27 @@ fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() 
             ),
         ],
     );
-    let (ok, _, stderr) = build_app(&broken, &broken.join("dist"));
-    assert!(!ok);
     assert!(stderr.contains("pages/api/syntax.js:2:"), "{stderr}");
 
-    let builtin = app_with(
+    let stderr = build_refused(
         "js-builtin",
         &[(
             "pages/api/files.js",
             "import { readFileSync } from 'fs';\nexport default (req, res) => res.send(readFileSync('/etc/passwd'));\n",
         )],
     );
-    let (ok, _, stderr) = build_app(&builtin, &builtin.join("dist"));
-    assert!(!ok);
     assert!(
         stderr.contains("pages/api/files.js imports the Node.js built-in module \"fs\""),
         "{stderr}"
     );
 
-    let no_default = app_with(
+    let stderr = build_refused(
         "js-no-default",
         &[(
             "pages/api/named.js",
             "export function handler(req, res) { res.end(); }\n",
         )],
     );
-    let (ok, _, stderr) = build_app(&no_default, &no_default.join("dist"));
-    assert!(!ok);
     assert!(
         stderr.contains("pages/api/named.js: export a default function handler(req, res)"),
         "{stderr}"
