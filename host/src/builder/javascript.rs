@@ -161,18 +161,21 @@ fn sdk_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Installs the SDK's pinned npm packages the first time (from the npm registry, as its
-/// package-lock.json says); afterwards builds work offline.
+/// Installs the SDK's pinned npm packages when its package-lock.json is not the one installed
+/// (from the npm registry, as the lock says); afterwards builds work offline.
 fn ensure_installed(node: &Path, sdk: &Path) -> anyhow::Result<()> {
-    let installed = sdk.join("node_modules/.package-lock.json");
-    if installed.is_file() {
+    // The same mark `scripts/setup` leaves: the lock file that was installed.
+    let lock_file = sdk.join("package-lock.json");
+    let mark = sdk.join("node_modules/.package-lock.json.installed");
+    let installed = || std::fs::read(&lock_file).ok() == std::fs::read(&mark).ok();
+    if installed() {
         return Ok(());
     }
     // Builds running side by side install once.
     let lock = std::fs::File::create(sdk.join(".install.lock"))
         .and_then(|file| file.lock().map(|()| file))
         .with_context(|| format!("locking {}", sdk.display()))?;
-    if installed.is_file() {
+    if installed() {
         return Ok(());
     }
     let npm = node
@@ -195,6 +198,7 @@ fn ensure_installed(node: &Path, sdk: &Path) -> anyhow::Result<()> {
             sdk.display()
         );
     }
+    std::fs::copy(&lock_file, &mark).with_context(|| format!("writing {}", mark.display()))?;
     drop(lock);
     Ok(())
 }
