@@ -98,11 +98,15 @@ function toString(bytes, encoding) {
   }
 }
 
+// The engine has no SharedArrayBuffer (no threads), so the name may be undefined.
+const isSharedArrayBuffer = (value) =>
+  typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer;
+
 /** A `Uint8Array` with Node's `Buffer` methods. */
 export class Buffer extends Uint8Array {
   static from(value, encodingOrOffset, length) {
     if (typeof value === 'string') return Buffer.#wrap(fromString(value, encodingOrOffset));
-    if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    if (value instanceof ArrayBuffer || isSharedArrayBuffer(value)) {
       return new Buffer(value, encodingOrOffset ?? 0, length ?? value.byteLength - (encodingOrOffset ?? 0));
     }
     if (ArrayBuffer.isView(value)) {

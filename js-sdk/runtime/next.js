@@ -12,6 +12,10 @@ import { Buffer } from './buffer.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Bytes a streamed response may hold unsent before `res.write` answers false, so a handler
+ * that waits for `drain` then streams in bounded memory. */
+const HIGH_WATER_MARK = 64 * 1024;
+
 /** An error with the status Next.js answers it with (`Invalid JSON`, `Body exceeded ...`). */
 export class ApiError extends Error {
   constructor(statusCode, message) {
@@ -253,7 +257,8 @@ function attachStream(req, stream) {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      yield Buffer.from(value);
+      // The chunk is the handler's alone: a view on it, not a copy.
+      yield new Buffer(value.buffer, value.byteOffset, value.byteLength);
     }
     req.complete = true;
   };
@@ -283,6 +288,7 @@ class ApiResponse {
   #sent = 0;
   #limit;
   #req;
+  #listeners = new Map();
 
   constructor(req, request, api) {
     this.#req = req;
@@ -362,7 +368,8 @@ class ApiResponse {
     this.#count(bytes.byteLength);
     if (bytes.byteLength > 0) this.#controller.enqueue(bytes);
     callback?.();
-    return true;
+    // As Node's does: false once the unsent bytes pass the high-water mark; 'drain' follows.
+    return this.#controller.desiredSize > 0;
   }
 
   end(chunk, encoding, callback) {
@@ -388,6 +395,7 @@ class ApiResponse {
       );
     }
     callback?.();
+    this.#emit('finish');
     return this;
   }
 
@@ -469,12 +477,36 @@ class ApiResponse {
     return this;
   }
 
-  on() {
+  /** Node's events that handlers wait on: `drain` (room to write again) and `finish`. */
+  on(event, listener) {
+    const listeners = this.#listeners.get(event) ?? [];
+    listeners.push({ listener, once: false });
+    this.#listeners.set(event, listeners);
     return this;
   }
 
-  once() {
+  once(event, listener) {
+    this.on(event, listener);
+    this.#listeners.get(event).at(-1).once = true;
     return this;
+  }
+
+  off(event, listener) {
+    const listeners = this.#listeners.get(event) ?? [];
+    this.#listeners.set(
+      event,
+      listeners.filter((entry) => entry.listener !== listener),
+    );
+    return this;
+  }
+
+  #emit(event) {
+    const listeners = this.#listeners.get(event) ?? [];
+    this.#listeners.set(
+      event,
+      listeners.filter((entry) => !entry.once),
+    );
+    for (const { listener } of listeners) listener();
   }
 
   /** Ends the exchange after a failure: an error status while nothing was sent, else a
@@ -503,11 +535,15 @@ class ApiResponse {
 
   #startStream() {
     this.headersSent = true;
-    const body = new ReadableStream({
-      start: (controller) => {
-        this.#controller = controller;
+    const body = new ReadableStream(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => this.#emit('drain'),
       },
-    });
+      { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+    );
     this.#resolve(
       new Response(this.#bodiless() ? null : body, {
         status: this.statusCode,

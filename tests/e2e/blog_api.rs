@@ -1,5 +1,7 @@
 //! The examples, built by `routelet build` into real components and served by a real host:
 //! every kind of dynamic route, the Next.js body rules, guest crashes, HTTP/2 and concurrency.
+//! Each case runs against `blog-api` (Rust routes) and `blog-api-js` (the same routes as
+//! Next.js handlers in JavaScript and TypeScript); where the two differ, the case says why.
 
 use std::sync::OnceLock;
 
@@ -7,16 +9,79 @@ use crate::support::{Server, client, example_dist};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| Server::start(&example_dist("blog-api")))
+/// Which of the two blog-api examples a case runs against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Example {
+    Rust,
+    Js,
 }
 
-async fn get_json(path: &str) -> (StatusCode, Value) {
-    let response = client().get(server().url(path)).send().await.unwrap();
+impl Example {
+    fn name(self) -> &'static str {
+        match self {
+            Example::Rust => "blog-api",
+            Example::Js => "blog-api-js",
+        }
+    }
+
+    fn server(self) -> &'static Server {
+        static RUST: OnceLock<Server> = OnceLock::new();
+        static JS: OnceLock<Server> = OnceLock::new();
+        let cell = match self {
+            Example::Rust => &RUST,
+            Example::Js => &JS,
+        };
+        cell.get_or_init(|| Server::start(&example_dist(self.name())))
+    }
+
+    fn url(self, path: &str) -> String {
+        self.server().url(path)
+    }
+}
+
+/// Runs each named case once per example, as `rust::case` and `js::case`.
+macro_rules! on_both_examples {
+    ($($case:ident),* $(,)?) => {
+        mod rust {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case(super::Example::Rust).await
+            })*
+        }
+        mod js {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case(super::Example::Js).await
+            })*
+        }
+    };
+}
+
+on_both_examples!(
+    the_index_route_lists_the_api,
+    a_dynamic_segment_is_a_param_laid_over_the_query,
+    a_static_route_beats_a_dynamic_one,
+    a_catch_all_takes_one_or_more_segments_each_decoded,
+    an_optional_catch_all_takes_zero_or_more_and_is_absent_at_zero,
+    redirects_404s_and_bad_escapes,
+    bodies_are_parsed_by_content_type,
+    invalid_json_is_400_invalid_json,
+    the_body_limit_is_1mb_exactly,
+    cookies_are_parsed,
+    subscribe_takes_a_form_or_json_and_validates_the_email,
+    the_form_page_is_served_from_public,
+    a_guest_crash_is_a_500_and_the_next_request_is_fine,
+    large_bodies_stream_both_ways,
+    http2_carries_sdk_routes_and_bodies,
+    fifty_concurrent_requests_to_sdk_routes,
+);
+
+async fn get_json(app: Example, path: &str) -> (StatusCode, Value) {
+    let response = client().get(app.url(path)).send().await.unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"));
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{} {path}: not JSON: {text}", app.name()));
     (status, value)
 }
 
@@ -36,16 +101,14 @@ async fn the_hello_example_answers_json() {
     );
 }
 
-#[tokio::test]
-async fn the_index_route_lists_the_api() {
-    let (status, body) = get_json("/api").await;
+async fn the_index_route_lists_the_api(app: Example) {
+    let (status, body) = get_json(app, "/api").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["name"], "blog-api");
+    assert_eq!(body["name"], app.name());
 }
 
-#[tokio::test]
-async fn a_dynamic_segment_is_a_param_laid_over_the_query() {
-    let (status, body) = get_json("/api/users/42?id=x&tag=a&tag=b&q=%zz").await;
+async fn a_dynamic_segment_is_a_param_laid_over_the_query(app: Example) {
+    let (status, body) = get_json(app, "/api/users/42?id=x&tag=a&tag=b&q=%zz").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["id"], "42");
     assert_eq!(
@@ -62,65 +125,57 @@ async fn a_dynamic_segment_is_a_param_laid_over_the_query() {
         "a bad escape in the query is kept literally: {body}"
     );
 
-    let (_, body) = get_json("/api/users/caf%C3%A9%20au%20lait").await;
+    let (_, body) = get_json(app, "/api/users/caf%C3%A9%20au%20lait").await;
     assert_eq!(body["id"], "café au lait");
 }
 
-#[tokio::test]
-async fn a_static_route_beats_a_dynamic_one() {
-    let (status, body) = get_json("/api/users/me").await;
+async fn a_static_route_beats_a_dynamic_one(app: Example) {
+    let (status, body) = get_json(app, "/api/users/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({ "id": "me", "static": true }));
 }
 
-#[tokio::test]
-async fn a_catch_all_takes_one_or_more_segments_each_decoded() {
-    let (status, body) = get_json("/api/posts/2024/a%2Fb").await;
+async fn a_catch_all_takes_one_or_more_segments_each_decoded(app: Example) {
+    let (status, body) = get_json(app, "/api/posts/2024/a%2Fb").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["slug"], json!(["2024", "a/b"]));
-    let response = client()
-        .get(server().url("/api/posts"))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(app.url("/api/posts")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn an_optional_catch_all_takes_zero_or_more_and_is_absent_at_zero() {
-    let (status, body) = get_json("/api/docs").await;
+async fn an_optional_catch_all_takes_zero_or_more_and_is_absent_at_zero(app: Example) {
+    let (status, body) = get_json(app, "/api/docs").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["path"], Value::Null);
-    let (_, body) = get_json("/api/docs/guide/routing").await;
+    let (_, body) = get_json(app, "/api/docs/guide/routing").await;
     assert_eq!(body["path"], json!(["guide", "routing"]));
 }
 
-#[tokio::test]
-async fn redirects_404s_and_bad_escapes() {
+async fn redirects_404s_and_bad_escapes(app: Example) {
     let response = client()
-        .get(server().url("/api/users/42/?tab=posts"))
+        .get(app.url("/api/users/42/?tab=posts"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(response.headers()["location"], "/api/users/42?tab=posts");
-    let response = client()
-        .get(server().url("/api/nope"))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(app.url("/api/nope")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = client()
-        .get(server().url("/api/users/%E0%A4%A"))
+        .get(app.url("/api/users/%E0%A4%A"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
-async fn echo(content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode, String) {
+async fn echo(
+    app: Example,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, String) {
     let response = client()
-        .post(server().url("/api/echo"))
+        .post(app.url("/api/echo"))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -129,21 +184,29 @@ async fn echo(content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode
     (response.status(), response.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn bodies_are_parsed_by_content_type() {
-    let (status, text) = echo("application/json", r#"{"a":1,"b":[true,null]}"#).await;
+async fn bodies_are_parsed_by_content_type(app: Example) {
+    let (status, text) = echo(app, "application/json", r#"{"a":1,"b":[true,null]}"#).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["bodyType"], "json");
     assert_eq!(body["body"], json!({ "a": 1, "b": [true, null] }));
 
-    let (_, text) = echo("application/vnd.api+json", r#"{"x":"y"}"#).await;
+    let (_, text) = echo(app, "application/ld+json", r#"{"x":"y"}"#).await;
     assert_eq!(
         serde_json::from_str::<Value>(&text).unwrap()["body"],
         json!({ "x": "y" })
     );
+    // Next.js parses only `application/json` and `application/ld+json` as JSON; the Rust SDK
+    // takes any `+json` type too.
+    let (_, text) = echo(app, "application/vnd.api+json", r#"{"x":"y"}"#).await;
+    let body = &serde_json::from_str::<Value>(&text).unwrap()["body"];
+    match app {
+        Example::Rust => assert_eq!(body, &json!({ "x": "y" })),
+        Example::Js => assert_eq!(body, &json!(r#"{"x":"y"}"#)),
+    }
 
     let (_, text) = echo(
+        app,
         "application/x-www-form-urlencoded",
         "name=Ada+L&tag=a&tag=b&e=%zz",
     )
@@ -155,35 +218,42 @@ async fn bodies_are_parsed_by_content_type() {
         json!({ "name": "Ada L", "tag": ["a", "b"], "e": "%zz" })
     );
 
-    let (_, text) = echo("text/plain", "just text").await;
+    let (_, text) = echo(app, "text/plain", "just text").await;
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (body["bodyType"].as_str(), body["body"].as_str()),
         (Some("text"), Some("just text"))
     );
 
-    let (_, text) = echo("application/octet-stream", vec![0u8, 1, 2, 255]).await;
+    // Other types: the Rust SDK keeps the bytes; Next.js decodes them as UTF-8 text.
+    let (_, text) = echo(app, "application/octet-stream", vec![b'a', 0, 0xc3, 0xa9]).await;
     let body: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(body["bodyType"], "bytes");
-    assert_eq!(body["body"]["length"], 4);
+    match app {
+        Example::Rust => {
+            assert_eq!(body["bodyType"], "bytes");
+            assert_eq!(body["body"]["length"], 4);
+        }
+        Example::Js => {
+            assert_eq!(body["bodyType"], "text");
+            assert_eq!(body["body"], "a\0é");
+        }
+    }
 }
 
-#[tokio::test]
-async fn invalid_json_is_400_invalid_json() {
-    let (status, text) = echo("application/json", "{not json").await;
+async fn invalid_json_is_400_invalid_json(app: Example) {
+    let (status, text) = echo(app, "application/json", "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(text, "Invalid JSON");
 }
 
-#[tokio::test]
-async fn the_body_limit_is_1mb_exactly() {
-    let (status, text) = echo("text/plain", "a".repeat(1_048_576)).await;
+async fn the_body_limit_is_1mb_exactly(app: Example) {
+    let (status, text) = echo(app, "text/plain", "a".repeat(1_048_576)).await;
     assert_eq!(
         status,
         StatusCode::OK,
         "1,048,576 bytes must be accepted: {text}"
     );
-    let (status, text) = echo("text/plain", "a".repeat(1_048_577)).await;
+    let (status, text) = echo(app, "text/plain", "a".repeat(1_048_577)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(text, "Body exceeded 1mb limit");
 
@@ -191,14 +261,13 @@ async fn the_body_limit_is_1mb_exactly() {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..17).map(|_| Ok(vec![b'a'; 64 * 1024])).collect();
     let stream = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let (status, text) = echo("text/plain", stream).await;
+    let (status, text) = echo(app, "text/plain", stream).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
 }
 
-#[tokio::test]
-async fn cookies_are_parsed() {
+async fn cookies_are_parsed(app: Example) {
     let response = client()
-        .get(server().url("/api/echo"))
+        .get(app.url("/api/echo"))
         .header("cookie", "theme=dark; session=abc%20def")
         .send()
         .await
@@ -208,10 +277,9 @@ async fn cookies_are_parsed() {
     assert_eq!(body["cookies"]["session"], "abc def");
 }
 
-#[tokio::test]
-async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
+async fn subscribe_takes_a_form_or_json_and_validates_the_email(app: Example) {
     let form = client()
-        .post(server().url("/api/subscribe"))
+        .post(app.url("/api/subscribe"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("email=ada%40example.com")
         .send()
@@ -227,7 +295,7 @@ async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
     );
 
     let json = client()
-        .post(server().url("/api/subscribe"))
+        .post(app.url("/api/subscribe"))
         .json(&json!({ "email": "grace@example.com" }))
         .send()
         .await
@@ -239,7 +307,7 @@ async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
     );
 
     let bad = client()
-        .post(server().url("/api/subscribe"))
+        .post(app.url("/api/subscribe"))
         .json(&json!({ "email": "not-an-email" }))
         .send()
         .await
@@ -250,22 +318,26 @@ async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
     // JSON of the wrong shape: a short reason, not the input back nor the route's type names.
     let long = "x".repeat(512 * 1024);
     let wrong = client()
-        .post(server().url("/api/subscribe"))
+        .post(app.url("/api/subscribe"))
         .json(&json!(long))
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     let reason = wrong.text().await.unwrap();
+    let expected = match app {
+        Example::Rust => "Invalid body: invalid type: string \"xxx",
+        Example::Js => "Invalid body: expected an object with an email",
+    };
     assert!(
-        reason.len() < 200 && reason.starts_with("Invalid body: invalid type: string \"xxx"),
+        reason.len() < 200 && reason.starts_with(expected),
         "{}",
         &reason[..reason.len().min(300)]
     );
     assert!(!reason.contains("struct"), "{reason}");
 
     let get = client()
-        .get(server().url("/api/subscribe"))
+        .get(app.url("/api/subscribe"))
         .send()
         .await
         .unwrap();
@@ -273,9 +345,8 @@ async fn subscribe_takes_a_form_or_json_and_validates_the_email() {
     assert_eq!(get.headers()["allow"], "POST");
 }
 
-#[tokio::test]
-async fn the_form_page_is_served_from_public() {
-    let response = client().get(server().url("/")).send().await.unwrap();
+async fn the_form_page_is_served_from_public(app: Example) {
+    let response = client().get(app.url("/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
@@ -284,38 +355,36 @@ async fn the_form_page_is_served_from_public() {
     let html = response.text().await.unwrap();
     assert!(html.contains("action=\"/api/subscribe\""), "{html}");
     let response = client()
-        .get(server().url("/subscribed.html"))
+        .get(app.url("/subscribed.html"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_guest_panic_is_a_500_and_the_next_request_is_fine() {
-    let response = client()
-        .get(server().url("/api/panic"))
-        .send()
-        .await
-        .unwrap();
+/// A Rust panic traps the instance; a JS handler that throws is caught by the shim. Either way:
+/// a bare 500, a log line naming the route, and the host serves on.
+async fn a_guest_crash_is_a_500_and_the_next_request_is_fine(app: Example) {
+    let response = client().get(app.url("/api/panic")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        !response.text().await.unwrap().contains("panicked"),
+        !response.text().await.unwrap().contains("on purpose"),
         "no internals to the client"
     );
-    let (status, body) = get_json("/api/users/7").await;
+    let (status, body) = get_json(app, "/api/users/7").await;
     assert_eq!((status, body["id"].as_str()), (StatusCode::OK, Some("7")));
-    assert!(
-        server().wait_for_log("route /api/panic failed"),
-        "{}",
-        server().log()
-    );
+    let logged = match app {
+        Example::Rust => "route /api/panic failed",
+        Example::Js => {
+            "Error in API route /api/panic (pages/api/panic.js): Error: GET /api/panic threw on purpose"
+        }
+    };
+    assert!(app.server().wait_for_log(logged), "{}", app.server().log());
 }
 
-#[tokio::test]
-async fn large_bodies_stream_both_ways() {
+async fn large_bodies_stream_both_ways(app: Example) {
     let response = client()
-        .get(server().url("/api/stream?n=200000"))
+        .get(app.url("/api/stream?n=200000"))
         .send()
         .await
         .unwrap();
@@ -326,7 +395,7 @@ async fn large_bodies_stream_both_ways() {
 
     let upload = vec![b'x'; 8 * 1024 * 1024];
     let response = client()
-        .post(server().url("/api/upload"))
+        .post(app.url("/api/upload"))
         .body(upload)
         .send()
         .await
@@ -336,14 +405,13 @@ async fn large_bodies_stream_both_ways() {
     assert_eq!(body["bytes"], 8 * 1024 * 1024, "{body}");
 }
 
-#[tokio::test]
-async fn http2_carries_sdk_routes_and_bodies() {
+async fn http2_carries_sdk_routes_and_bodies(app: Example) {
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
         .unwrap();
     let response = h2
-        .post(server().url("/api/echo?via=h2"))
+        .post(app.url("/api/echo?via=h2"))
         .json(&json!({ "over": "h2" }))
         .send()
         .await
@@ -354,12 +422,11 @@ async fn http2_carries_sdk_routes_and_bodies() {
     assert_eq!(body["query"]["via"], "h2");
 }
 
-#[tokio::test]
-async fn fifty_concurrent_requests_to_sdk_routes() {
+async fn fifty_concurrent_requests_to_sdk_routes(app: Example) {
     let client = client();
     let requests = (0..50).map(|i| {
         let client = client.clone();
-        let url = server().url(&format!("/api/users/{i}?n={i}"));
+        let url = app.url(&format!("/api/users/{i}?n={i}"));
         async move {
             client
                 .get(url)

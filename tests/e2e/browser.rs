@@ -1,6 +1,7 @@
-//! The subscribe form, end to end in a real browser: headless Chromium (Debian's `chromium`,
-//! driven by the npm package `playwright-core` that `scripts/test-services` installs) fills in the form
-//! on `/`, submits it, lands on the success page, and the row is then found in the database.
+//! The subscribe form of both blog-api examples (Rust and TypeScript routes), end to end in a
+//! real browser: headless Chromium (Debian's `chromium`, driven by the npm package
+//! `playwright-core` that `scripts/test-services` installs) fills in the form on `/`, submits
+//! it, lands on the success page, and the row is then found in the database.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,6 +10,16 @@ use crate::support::{Server, example_dist, repo_root};
 
 #[test]
 fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
+    submit_the_form_in_chromium("blog-api");
+}
+
+/// The same form, served by the example whose routes are Next.js handlers in TypeScript.
+#[test]
+fn the_javascript_examples_form_in_chromium_saves_a_subscriber_too() {
+    submit_the_form_in_chromium("blog-api-js");
+}
+
+fn submit_the_form_in_chromium(example: &str) {
     let browser_dir = repo_root().join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
@@ -20,7 +31,7 @@ fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
     );
     let data = crate::support::fresh_data_dir();
     let server = Server::builder()
-        .dist(&example_dist("blog-api"))
+        .dist(&example_dist(example))
         .data_dir(&data)
         .start();
     let profile = crate::support::scratch_dir("chromium-profile");
@@ -45,7 +56,7 @@ fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the browser test did not finish within 120 s");
+            panic!("{example}: the browser test did not finish within 120 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -53,7 +64,7 @@ fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         status.success(),
-        "the browser run failed:\n{stdout}\n{}\nhost log:\n{}",
+        "{example}: the browser run failed:\n{stdout}\n{}\nhost log:\n{}",
         String::from_utf8_lossy(&output.stderr),
         server.log()
     );
@@ -63,7 +74,10 @@ fn the_form_in_chromium_saves_a_subscriber_in_the_database() {
         seen["url"].as_str().unwrap().ends_with("/subscribed.html"),
         "{seen}"
     );
-    eprintln!("Chromium submitted the form in {:.1?}", started.elapsed());
+    eprintln!(
+        "{example}: Chromium submitted the form in {:.1?}",
+        started.elapsed()
+    );
 
     // The row is in the embedded database, written by the form post.
     let db = rusqlite::Connection::open(data.join("default.sqlite")).unwrap();

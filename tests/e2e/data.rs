@@ -11,10 +11,11 @@ use crate::support::{Server, client, copy_dir, example_dist, scratch_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Copies a dist and writes its `routelet.toml`, so one build serves on every backend.
-fn dist_with_config(name: &str, config: &str) -> PathBuf {
+/// Copies an example's dist and writes its `routelet.toml`, so one build serves on every
+/// backend.
+fn dist_with_config(example: &str, name: &str, config: &str) -> PathBuf {
     let dist = scratch_dir(name).join("dist");
-    copy_dir(&example_dist("blog-api"), &dist);
+    copy_dir(&example_dist(example), &dist);
     std::fs::write(dist.join("routelet.toml"), config).unwrap();
     dist
 }
@@ -290,6 +291,14 @@ async fn embedded_backend_cases() {
     run_cases(&server, "embedded SQLite").await;
 }
 
+/// The same cases against the JavaScript example: `kv` and `sql` from `'routelet'` over the same
+/// host interfaces, with `ConstraintViolation` as a 409 and a transaction rolled back.
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_backend_cases_from_javascript() {
+    let server = Server::start(&example_dist("blog-api-js"));
+    run_cases(&server, "embedded SQLite, JavaScript routes").await;
+}
+
 /// The rows of `routelet_migrations` in `url`: each file applied, and when.
 async fn applied_migrations(url: &str) -> Vec<(String, String)> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -311,7 +320,11 @@ async fn redis_and_postgresql_backend_cases() {
     let dir = scratch_dir("servers");
     let redis = Redis::start(&dir.join("redis"));
     let postgres = Postgres::start(&dir.join("postgres"));
-    let dist = dist_with_config("on-servers", &backend_config(&redis.url, &postgres.url));
+    let dist = dist_with_config(
+        "blog-api",
+        "on-servers",
+        &backend_config(&redis.url, &postgres.url),
+    );
     let server = Server::start(&dist);
     let applied = applied_migrations(&postgres.url).await;
     let names: Vec<&str> = applied.iter().map(|(name, _)| name.as_str()).collect();
@@ -443,9 +456,14 @@ async fn backends_that_are_down_give_the_routes_503_quickly() {
     let refused = crate::support::backends::free_port();
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();
-    for (label, port) in [("refused", refused), ("silent", silent_port)] {
+    let cases = [("refused", refused), ("silent", silent_port)]
+        .into_iter()
+        .flat_map(|case| ["blog-api", "blog-api-js"].map(|example| (example, case)));
+    for (example, (label, port)) in cases {
+        let label = format!("{example} {label}");
         let dist = dist_with_config(
-            &format!("down-{label}"),
+            example,
+            &format!("down-{}", label.replace(' ', "-")),
             &backend_config(
                 &format!("redis://127.0.0.1:{port}"),
                 &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
@@ -496,7 +514,7 @@ async fn backends_that_are_down_give_the_routes_503_quickly() {
 /// A migration that fails stops the start, naming its file; nothing is served.
 #[test]
 fn a_failed_migration_stops_the_start_naming_its_file() {
-    let dist = dist_with_config("bad-migration", "");
+    let dist = dist_with_config("blog-api", "bad-migration", "");
     std::fs::write(
         dist.join("migrations/0003_broken.sql"),
         "CREATE TABLE broken (;",
@@ -513,6 +531,7 @@ fn a_failed_migration_stops_the_start_naming_its_file() {
 #[test]
 fn granting_an_undefined_store_stops_the_start() {
     let dist = dist_with_config(
+        "blog-api",
         "bad-grant",
         "[routes.\"/api/counter\"]\nkey_value_stores = [\"cache\"]\n",
     );

@@ -51,6 +51,9 @@ pub fn write_dist(
     }
 
     let mut routes = Vec::new();
+    // The JavaScript routes of an app share one component: its first copy is written, the
+    // others are hard links to it, so the dist holds its bytes once.
+    let mut written: HashMap<&Path, PathBuf> = HashMap::new();
     for (route, source) in table.iter() {
         let built = &components[route.pattern()];
         let stem = source
@@ -61,7 +64,14 @@ pub fn write_dist(
         let target = staging.join(&file);
         std::fs::create_dir_all(target.parent().expect("has a parent"))?;
         let bytes = std::fs::read(built).with_context(|| format!("reading {}", built.display()))?;
-        std::fs::write(&target, &bytes).with_context(|| format!("writing {}", target.display()))?;
+        let linked = written
+            .get(built.as_path())
+            .is_some_and(|first| std::fs::hard_link(first, &target).is_ok());
+        if !linked {
+            std::fs::write(&target, &bytes)
+                .with_context(|| format!("writing {}", target.display()))?;
+            written.insert(built, target.clone());
+        }
         routes.push(ManifestRoute {
             pattern: route.pattern().to_owned(),
             file,
