@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{Server, app_with, build_app, built_app, client};
+use crate::support::{Server, app_with, build_app, built_app, client, dist_with_config};
 
 /// The handler at the top of Next.js's API routes page, unchanged.
 const SUBSCRIBE: &str = r#"
@@ -288,5 +288,221 @@ fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() 
     assert!(
         stderr.contains("pages/api/named.js: export a default function handler(req, res)"),
         "{stderr}"
+    );
+}
+
+const SPIN: &str = r#"
+export default function handler(req, res) {
+  console.error('spinning');
+  for (;;) {}
+}
+"#;
+
+const HOG: &str = r#"
+export default function handler(req, res) {
+  const kept = [];
+  for (;;) kept.push(new Uint8Array(1 << 20).fill(1));
+}
+"#;
+
+/// Module state and globals: a fresh instance per request means both start over every time.
+const STATE: &str = r#"
+let hits = 0;
+export default function handler(req, res) {
+  hits += 1;
+  const before = globalThis.leftBehind ?? null;
+  globalThis.leftBehind = req.query.mark ?? 'unmarked';
+  res.json({ hits, before, env: { ...process.env } });
+}
+"#;
+
+const ENV: &str = r#"
+export default function handler(req, res) {
+  res.json({ greeting: process.env.GREETING ?? null, names: Object.keys(process.env) });
+}
+"#;
+
+/// Fetches `?url=` and answers what came back, or the error.
+const FETCH: &str = r#"
+export default async function handler(req, res) {
+  try {
+    const upstream = await fetch(req.query.url);
+    res.json({ status: upstream.status, body: await upstream.text(), header: upstream.headers.get('x-upstream') });
+  } catch (error) {
+    res.json({ error: String(error) });
+  }
+}
+"#;
+
+const PING: &str = r#"
+export default (req, res) => res.send('pong');
+"#;
+
+const SLOW: &str = r#"
+export default async function handler(req, res) {
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  res.send('slow');
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_routes_run_under_the_hosts_limits_grants_and_a_fresh_instance_each() {
+    let upstream = crate::outbound::Upstream::start().await;
+    let built = built_app(
+        "js-guarded",
+        &[
+            ("pages/api/spin.js", SPIN),
+            ("pages/api/hog.js", HOG),
+            ("pages/api/state.js", STATE),
+            ("pages/api/env.js", ENV),
+            ("pages/api/fetch.js", FETCH),
+            ("pages/api/closed.js", FETCH),
+            ("pages/api/ping.js", PING),
+            ("pages/api/slow.js", SLOW),
+        ],
+    );
+    let config = format!(
+        r#"
+[routes."/api/spin".limits]
+timeout = "1500ms"
+
+[routes."/api/hog".limits]
+memory = "48MiB"
+
+[routes."/api/env".env]
+GREETING = "hello from routelet.toml"
+
+[routes."/api/fetch"]
+allowed_outbound_hosts = ["http://127.0.0.1:{}"]
+"#,
+        upstream.addr.port()
+    );
+    let server = Server::start(&dist_with_config(&built, "js-guarded-configured", &config));
+    let http = client();
+
+    // A guest that loops is stopped at its timeout (504) while another route answers.
+    let started = std::time::Instant::now();
+    let spin = tokio::spawn(http.get(server.url("/api/spin")).send());
+    assert!(server.wait_for_log("spinning"), "{}", server.log());
+    for _ in 0..5 {
+        let ping = http.get(server.url("/api/ping")).send().await.unwrap();
+        assert_eq!(ping.text().await.unwrap(), "pong");
+    }
+    let spin = spin.await.unwrap().unwrap();
+    assert_eq!(spin.status(), StatusCode::GATEWAY_TIMEOUT);
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(1400) && took < std::time::Duration::from_secs(10),
+        "{took:?}"
+    );
+
+    // A guest that exhausts its memory is a 500, and the host serves on.
+    let hog = http.get(server.url("/api/hog")).send().await.unwrap();
+    assert_eq!(hog.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        server.wait_for_log("memory limit reached"),
+        "{}",
+        server.log()
+    );
+    let ping = http.get(server.url("/api/ping")).send().await.unwrap();
+    assert_eq!(ping.text().await.unwrap(), "pong");
+
+    // Nothing survives a request: module state and globals start over each time.
+    for mark in ["first", "second"] {
+        let state: serde_json::Value = http
+            .get(server.url(&format!("/api/state?mark={mark}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            state,
+            serde_json::json!({ "hits": 1, "before": null, "env": {} }),
+            "{mark}"
+        );
+    }
+
+    // process.env holds the route's configured values only.
+    let env: serde_json::Value = http
+        .get(server.url("/api/env"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        env,
+        serde_json::json!({ "greeting": "hello from routelet.toml", "names": ["GREETING"] })
+    );
+
+    // fetch() reaches what the route's allow-list names, and nothing for a route without one.
+    let url = format!("http://127.0.0.1:{}/hello", upstream.addr.port());
+    let fetched: serde_json::Value = http
+        .get(server.url("/api/fetch"))
+        .query(&[("url", &url)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        fetched,
+        serde_json::json!({ "status": 200, "body": "hello from upstream", "header": "yes" })
+    );
+    let refused: serde_json::Value = http
+        .get(server.url("/api/closed"))
+        .query(&[("url", &url)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(refused["error"].is_string(), "{refused}");
+    assert!(
+        server.wait_for_log("denied: this route has no allowed_outbound_hosts"),
+        "{}",
+        server.log()
+    );
+
+    drop(server);
+
+    // The pool holds --max-instances JS instances at once: each has more core instances and
+    // tables than a Rust route's, and the pool's totals leave room for them.
+    let small = Server::builder()
+        .dist(&built)
+        .args(&[
+            "--max-instances",
+            "8",
+            "--instances-per-connection",
+            "8",
+            "--instances-per-client",
+            "8",
+        ])
+        .start();
+    let started = std::time::Instant::now();
+    let slow = (0..8).map(|_| {
+        let request = http.get(small.url("/api/slow")).send();
+        async move {
+            let response = request.await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    });
+    for (status, body) in futures::future::join_all(slow).await {
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "slow"),
+            "{}",
+            small.log()
+        );
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "the 8 ran one after another: {:?}",
+        started.elapsed()
     );
 }

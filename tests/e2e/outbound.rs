@@ -72,14 +72,14 @@ fn dist_with(name: &str, config: &str) -> PathBuf {
 
 /// A real HTTP/1.1 server on loopback: `/slow` answers after 10 s, `/echo` echoes the method and
 /// body, anything else says hello. Counts the connections it accepts.
-struct Upstream {
-    addr: SocketAddr,
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
 }
 
 impl Upstream {
-    async fn start() -> Upstream {
+    pub(crate) async fn start() -> Upstream {
         Upstream::start_with(None).await
     }
 

@@ -161,6 +161,7 @@ async fn call(
     let reporter = Reporter {
         pattern: handler.pattern.clone(),
         request_id: request_id.clone(),
+        memory_bytes: handler.limits.memory_bytes,
     };
     let (finished, outcome) = oneshot::channel();
     let task = tokio::spawn(async move {
@@ -190,6 +191,11 @@ async fn call(
         // whether that end is clean.
         let _ = finished.send(outcome.is_ok());
         drop(store);
+        // A guest may survive a refused allocation (JavaScript engines throw "out of memory"
+        // and the route answers 500 itself): the limit was still hit, and is logged as such.
+        if outcome.is_ok() && memory_hit.load(Ordering::Relaxed) {
+            reporter.survived_memory_limit();
+        }
         // Reported here, since the response may have started long ago.
         outcome.map_err(|failure| reporter.report(failure))
     });
@@ -254,11 +260,25 @@ enum Reported {
 struct Reporter {
     pattern: Arc<str>,
     request_id: Arc<str>,
+    memory_bytes: usize,
 }
 
 impl Reporter {
     fn report(&self, failure: GuestFailure) -> GuestFailure {
         log_and_count(&self.pattern, &self.request_id, failure, false)
+    }
+
+    fn survived_memory_limit(&self) {
+        let pattern = &*self.pattern;
+        crate::metrics::get().limit_hit(pattern, "memory");
+        tracing::warn!(
+            request_id = %self.request_id,
+            route = %pattern,
+            limit = "memory",
+            "route {pattern}: memory limit reached ({} MiB): the guest was refused memory and \
+             handled it itself",
+            self.memory_bytes >> 20
+        );
     }
 }
 
