@@ -134,11 +134,14 @@ function hostModules(app) {
         const bare = args.path.replace(/^node:/, '');
         if (PROVIDED[bare]) return { path: join(runtime, PROVIDED[bare]) };
         const importer = args.importer ? relative(app, args.importer) : 'a route';
+        // Inside node_modules, the package is what the user knows by name.
+        const inPackage = /(?:^|[\\/])node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(importer);
+        const who = inPackage ? `the npm package ${inPackage[1]} (${importer})` : importer;
         return {
           errors: [
             {
               text:
-                `${importer} imports the Node.js built-in module ${JSON.stringify(args.path)}, ` +
+                `${who} imports the Node.js built-in module ${JSON.stringify(args.path)}, ` +
                 `which Routelet routes do not have (they get web APIs: fetch, URL, ` +
                 `TextEncoder, crypto, and Buffer and process.env)`,
             },

@@ -506,3 +506,155 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
         started.elapsed()
     );
 }
+
+/// Runs the TypeScript compiler (`scripts/test-services` installs it) on the project in `dir`:
+/// whether it passed, and what it printed.
+fn tsc(dir: &std::path::Path) -> (bool, String) {
+    let tsc = crate::support::repo_root().join("tests/typescript/node_modules/typescript/bin/tsc");
+    assert!(
+        tsc.is_file(),
+        "typescript is not installed: run scripts/test-services"
+    );
+    let output = std::process::Command::new("node")
+        .arg(&tsc)
+        .args(["-p", "."])
+        .current_dir(dir)
+        .output()
+        .expect("running node");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), printed)
+}
+
+const TYPED: &str = r#"
+import type { NextApiRequest, NextApiResponse, PageConfig } from 'next';
+import { kv, sql, ConstraintViolation } from 'routelet';
+
+export const config: PageConfig = { api: { bodyParser: { sizeLimit: '4mb' } } };
+
+type Answer = { views: number; rows: number } | { error: string };
+
+export default async function handler(req: NextApiRequest, res: NextApiResponse<Answer>) {
+  const views = kv.increment(`views:${req.query.id}`);
+  try {
+    const rows = sql.execute('INSERT INTO t (id) VALUES ($1)', [String(req.query.id)]);
+    res.status(201).json({ views, rows });
+  } catch (error) {
+    if (error instanceof ConstraintViolation) return res.status(409).json({ error: error.message });
+    throw error;
+  }
+}
+"#;
+
+#[test]
+fn typescript_routes_type_check_against_the_declarations_the_build_writes() {
+    // The example, as committed, type-checks once a build has written its declarations.
+    crate::support::example_dist("blog-api-js");
+    let example = crate::support::repo_root().join("examples/blog-api-js");
+    let (ok, printed) = tsc(&example);
+    assert!(ok, "examples/blog-api-js does not type-check:\n{printed}");
+
+    // An app with a mistake builds (types are stripped, not checked, as Next.js's build does)
+    // and tsc finds the mistake against the shipped types.
+    let tsconfig = std::fs::read_to_string(example.join("tsconfig.json")).unwrap();
+    let app = app_with(
+        "js-typed",
+        &[
+            ("pages/api/items/[id].ts", TYPED),
+            (
+                "pages/api/wrong.ts",
+                "import type { NextApiRequest, NextApiResponse } from 'next';\n\
+                 export default function handler(req: NextApiRequest, res: NextApiResponse) {\n\
+                 \x20 res.status('201').json({ method: req.method.toLowerCase() });\n\
+                 }\n",
+            ),
+            ("tsconfig.json", &tsconfig),
+        ],
+    );
+    let (built, _, stderr) = build_app(&app, &app.join("dist"));
+    assert!(built, "{stderr}");
+    assert!(app.join("routelet-env.d.ts").is_file());
+    let (ok, printed) = tsc(&app);
+    assert!(!ok, "tsc passed a wrong route");
+    assert!(
+        printed.contains("pages/api/wrong.ts(3,14): error TS2345"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("pages/api/wrong.ts(3,36): error TS18048"),
+        "{printed}"
+    );
+    assert!(!printed.contains("items/[id].ts"), "{printed}");
+}
+
+/// A CommonJS package with `main`, as `npm install` leaves it in node_modules.
+const SLUG_PACKAGE: &str = r#"{ "name": "tiny-slug", "version": "1.0.0", "main": "lib/slug.js" }"#;
+const SLUG_MAIN: &str = r#"
+module.exports = function slug(text) {
+  return String(text).toLowerCase().trim().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+};
+"#;
+/// An ES module package with conditional `exports`.
+const WORDS_PACKAGE: &str = r#"{
+  "name": "count-words", "version": "2.0.0", "type": "module",
+  "exports": { ".": { "import": "./esm/index.js", "require": "./cjs/index.cjs" } }
+}"#;
+const WORDS_MAIN: &str =
+    "export const countWords = (text) => text.split(/\\s+/).filter(Boolean).length;\n";
+/// A package that needs a Node.js built-in the component does not have.
+const NET_PACKAGE: &str = r#"{ "name": "raw-socket", "version": "0.1.0", "main": "index.js" }"#;
+const NET_MAIN: &str =
+    "const net = require('net');\nmodule.exports = (port) => net.connect(port);\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_dependencies_are_bundled_and_one_needing_a_missing_builtin_is_named() {
+    let dist = built_app(
+        "js-npm",
+        &[
+            (
+                "package.json",
+                r#"{ "dependencies": { "tiny-slug": "1.0.0", "count-words": "2.0.0" } }"#,
+            ),
+            ("node_modules/tiny-slug/package.json", SLUG_PACKAGE),
+            ("node_modules/tiny-slug/lib/slug.js", SLUG_MAIN),
+            ("node_modules/count-words/package.json", WORDS_PACKAGE),
+            ("node_modules/count-words/esm/index.js", WORDS_MAIN),
+            (
+                "pages/api/slug.ts",
+                "import slug from 'tiny-slug';\nimport { countWords } from 'count-words';\n\
+                 export default (req, res) => res.json({ slug: slug(req.query.title), words: countWords(req.query.title) });\n",
+            ),
+        ],
+    );
+    let server = Server::start(&dist);
+    let answer: serde_json::Value = client()
+        .get(server.url("/api/slug?title=Hello%20Wasm%20World!"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({ "slug": "hello-wasm-world", "words": 3 })
+    );
+
+    let stderr = build_refused(
+        "js-npm-net",
+        &[
+            ("node_modules/raw-socket/package.json", NET_PACKAGE),
+            ("node_modules/raw-socket/index.js", NET_MAIN),
+            (
+                "pages/api/connect.js",
+                "import connect from 'raw-socket';\nexport default (req, res) => { connect(80); res.end(); };\n",
+            ),
+        ],
+    );
+    assert!(
+        stderr.contains(
+            "the npm package raw-socket (node_modules/raw-socket/index.js) imports the Node.js built-in module \"net\""
+        ),
+        "{stderr}"
+    );
+}

@@ -60,6 +60,8 @@ pub fn build(
     let node = find_node(first)?;
     let sdk = sdk_dir()?;
     ensure_installed(&node, &sdk)?;
+    let relatives: Vec<&str> = routes.iter().map(|(_, s)| s.relative.as_str()).collect();
+    super::type_declarations::write(app, &sdk, &relatives)?;
     crate::private::create_dir(cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let out = work.join("routes.wasm");

@@ -5,6 +5,7 @@ mod javascript;
 mod output;
 pub mod route_file;
 mod toolchain;
+mod type_declarations;
 mod workspace;
 
 use std::path::PathBuf;

@@ -19,8 +19,11 @@ use crate::engine::limits::Limits;
 use crate::metrics;
 use crate::server::{self, Stop};
 
-/// What is watched, relative to the app folder.
-const WATCHED: &[&str] = &["pages", "public", "data", "routelet.toml", "Cargo.toml"];
+/// What is not watched at the app folder's top: build outputs and installed packages (a
+/// change to those shows as a changed lock file). Hidden entries are skipped too. Everything
+/// else is source: `pages/`, `public/`, `data/`, `routelet.toml`, and whatever JS routes import
+/// (`lib/`, `package.json`, `tsconfig.json`, ...).
+const NOT_WATCHED: &[&str] = &["node_modules", "dist", "target", "routelet-env.d.ts"];
 
 /// Changes closer together than this are one rebuild.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -119,7 +122,7 @@ impl Builds {
             writeln!(
                 stdout,
                 "routelet dev: serving {routes} routes from {} at http://{addr} (ready in \
-                 {:.1?}); watching pages/, public/ and data/",
+                 {:.1?}); watching its sources",
                 self.app.display(),
                 started.elapsed()
             )?;
@@ -141,9 +144,11 @@ impl Builds {
         watcher
             .watch(&self.app, RecursiveMode::NonRecursive)
             .with_context(|| format!("watching {}", self.app.display()))?;
-        for name in WATCHED {
-            let path = self.app.join(name);
-            if path.exists() {
+        let entries = std::fs::read_dir(&self.app)
+            .with_context(|| format!("reading {}", self.app.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() && is_watched(&self.app, &path) {
                 watcher
                     .watch(&path, RecursiveMode::Recursive)
                     .with_context(|| format!("watching {}", path.display()))?;
@@ -233,7 +238,8 @@ fn is_watched(app: &Path, path: &Path) -> bool {
     path.strip_prefix(app)
         .ok()
         .and_then(|relative| relative.components().next())
-        .is_some_and(|first| WATCHED.iter().any(|name| first.as_os_str() == *name))
+        .and_then(|first| first.as_os_str().to_str())
+        .is_some_and(|first| !first.starts_with('.') && !NOT_WATCHED.contains(&first))
 }
 
 fn cache_counts() -> (u64, u64) {
