@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 JSON_BODY = '{"name":"Ada","items":[1,2,3,4.5,6,7,8,9,10,11]}'
-PORTS = {"routelet": 3201, "wasmtime": 3202, "wasmtime-json": 3203, "native": 3204}
+PORTS = {"routelet": 3201, "wasmtime": 3202, "wasmtime-json": 3203, "native": 3204,
+         "routelet-js": 3205, "workerd": 3206}
 
 
 def wait_for_200(port, path, deadline_s=120.0, method="GET", body=b""):
@@ -220,6 +221,98 @@ def many_routes(args, work, count=1000):
     return results
 
 
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def javascript(args, work):
+    """The JS hello through the (req, res) shim on Routelet, beside the Rust hello on the same
+    host and the same JS on workerd: throughput, memory per instance, size, cold and warm start."""
+    dist = work / "dist-js"
+    built = subprocess.run([args.routelet, "build", "bench/components/hello-js", "--out", str(dist)],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise SystemExit(f"bench: building bench/components/hello-js failed:\n{built.stderr}")
+    shutil.copy(Path(args.components) / "bench_hello.wasm", dist / "pages/api/rust.wasm")
+    component = dist / "pages/api/hello.wasm"
+    data = work / "data-js"
+    shutil.rmtree(data, ignore_errors=True)
+    # Cold (empty compile cache) and warm starts: process start to the first 200.
+    cold_s, _ = routelet_start(args, dist, data, PORTS["routelet-js"], "/api/hello")
+    warm_s, _ = routelet_start(args, dist, data, PORTS["routelet-js"], "/api/hello")
+    example = work / "blog-api-js-dist"
+    subprocess.run([args.routelet, "build", "examples/blog-api-js", "--out", str(example)],
+                   check=True, capture_output=True)
+    example_data = work / "data-blog-api-js"
+    shutil.rmtree(example_data, ignore_errors=True)
+    routelet_start(args, example, example_data, PORTS["routelet-js"], "/api")
+    example_warm = statistics.median(
+        routelet_start(args, example, example_data, PORTS["routelet-js"], "/api")[0]
+        for _ in range(args.start_runs))
+
+    workerd_dir = Path("bench/workerd")
+    procs = {
+        "routelet": start([args.routelet, "serve", str(dist), "--listen",
+                           f"127.0.0.1:{PORTS['routelet-js']}", "--data-dir", str(data)],
+                          env={"RUST_LOG": args.routelet_log}),
+        "workerd": start([args.workerd, "serve", str(workerd_dir / "config.capnp"), "--socket-addr",
+                          f"http=127.0.0.1:{PORTS['workerd']}"]),
+    }
+    try:
+        urls = {
+            "js": f"http://127.0.0.1:{PORTS['routelet-js']}/api/hello",
+            "rust": f"http://127.0.0.1:{PORTS['routelet-js']}/api/rust",
+            "workerd": f"http://127.0.0.1:{PORTS['workerd']}/",
+        }
+        wait_for_200(PORTS["routelet-js"], "/api/hello")
+        wait_for_200(PORTS["routelet-js"], "/api/rust")
+        wait_for_200(PORTS["workerd"], "/")
+        results = {key: [] for key in urls}
+        for round_no in range(args.rounds):
+            order = list(urls)
+            order = order[round_no % 3:] + order[: round_no % 3]
+            for key in order:
+                wrk(urls[key], argparse.Namespace(**{**vars(args), "duration": 1}))  # warm up
+                result = wrk(urls[key], args)
+                print(f"bench: round {round_no + 1} hello {key:8} {result['rps']:>10.0f} req/s  "
+                      f"p50 {result['p50']:.2f} ms  p99 {result['p99']:.2f} ms", flush=True)
+                results[key].append(result)
+        medians = {
+            key: {m: statistics.median(r[m] for r in runs) for m in ["rps", "p50", "p99"]}
+            for key, runs in results.items()
+        }
+        ratios = {
+            "js_vs_rust": statistics.median(a["rps"] / b["rps"]
+                                            for a, b in zip(results["js"], results["rust"])),
+            "js_vs_workerd": statistics.median(a["rps"] / b["rps"]
+                                               for a, b in zip(results["js"], results["workerd"])),
+        }
+        # Memory per instance: RSS with `held` JS instances alive at once, less RSS at rest.
+        held = 32
+        pid = procs["routelet"].pid
+        idle = rss_mb(pid)
+        slow = f"http://127.0.0.1:{PORTS['routelet-js']}/api/slow"
+        clients = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", slow]) for _ in range(held)]
+        time.sleep(0.7)
+        busy = rss_mb(pid)
+        for client in clients:
+            client.wait(timeout=30)
+        per_instance = (busy - idle) / held
+        return {
+            "medians": medians, "ratios": ratios, "per_instance_mb": per_instance,
+            "rss_after_mb": rss_mb(pid), "held": held,
+            "size_mb": component.stat().st_size / 1e6, "cold_s": cold_s, "warm_s": warm_s,
+            "example_warm_s": example_warm,
+            "workerd_rss_mb": rss_mb(procs["workerd"].pid),
+        }
+    finally:
+        for proc in procs.values():
+            stop(proc)
+
+
 def router_lookup(args):
     medians = {}
     root = Path(args.criterion) / "lookup_10000_routes"
@@ -242,7 +335,8 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser()
-    for flag in ["routelet", "wasmtime", "native", "components", "criterion", "work", "out"]:
+    for flag in ["routelet", "wasmtime", "native", "workerd", "components", "criterion", "work",
+                 "out"]:
         parser.add_argument(f"--{flag}", required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
@@ -251,7 +345,8 @@ def main():
     parser.add_argument("--start-runs", type=int, default=5)
     parser.add_argument("--routelet-log", default="info",
                         help="RUST_LOG for routelet serve (its per-request access log is on at info)")
-    parser.add_argument("--skip", default="", help="comma-separated: throughput,start,routes")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated: throughput,start,routes,js")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     work = Path(args.work)
@@ -307,6 +402,34 @@ def main():
             lines.append(f"| {label} | {r['cold_s']:.2f} s | {r['cold_rss']:.0f} MB | "
                          f"{r['warm_s']:.2f} s | {r['warm_rss']:.0f} MB |")
         lines.append("")
+    if "js" not in skip:
+        js = javascript(args, work)
+        m = js["medians"]
+        workerd_version = subprocess.run([args.workerd, "--version"], capture_output=True,
+                                         text=True).stdout.strip()
+        lines += [
+            f"JavaScript: the same hello through Next.js's `(req, res)` on Routelet "
+            f"(bench/components/hello-js), beside the Rust hello on the same host, and as a Worker "
+            f"on `{workerd_version}`, same run, same wrk settings:",
+            "",
+            "| hello | req/s | p50 ms | p99 ms |",
+            "|---|---:|---:|---:|",
+            f"| JS on Routelet | {m['js']['rps']:.0f} | {m['js']['p50']:.2f} | {m['js']['p99']:.2f} |",
+            f"| Rust on Routelet | {m['rust']['rps']:.0f} | {m['rust']['p50']:.2f} | "
+            f"{m['rust']['p99']:.2f} |",
+            f"| JS on workerd | {m['workerd']['rps']:.0f} | {m['workerd']['p50']:.2f} | "
+            f"{m['workerd']['p99']:.2f} |",
+            "",
+            f"JS / Rust on Routelet: **{js['ratios']['js_vs_rust']:.1%}** of the requests/s; "
+            f"JS on Routelet / JS on workerd: **{js['ratios']['js_vs_workerd']:.1%}**. "
+            f"Memory per JS instance ({js['held']} held at once, RSS difference): "
+            f"**{js['per_instance_mb']:.1f} MB**; host RSS after the run {js['rss_after_mb']:.0f} MB "
+            f"(workerd {js['workerd_rss_mb']:.0f} MB). Component {js['size_mb']:.1f} MB; start to "
+            f"first 200 with a cold compile cache {js['cold_s'] * 1000:.0f} ms, warm "
+            f"{js['warm_s'] * 1000:.0f} ms; examples/blog-api-js (16 routes, one component) warm "
+            f"start, median of {args.start_runs}: **{js['example_warm_s'] * 1000:.0f} ms**.",
+            "",
+        ]
     lookup = router_lookup(args)
     if lookup:
         lines.append("Router lookup with 10,000 routes (criterion, median): " + ", ".join(

@@ -15,6 +15,20 @@ use routelet_router::{RouteError, RouteTable, pattern_from_page_path};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// A file's device and inode, which its hard links share: a build writes an app's JavaScript
+/// component once and links it for each route, and readers then read it once.
+#[cfg(unix)]
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Without inodes every file counts as its own.
+#[cfg(not(unix))]
+pub fn file_identity(_path: &Path) -> Option<(u64, u64)> {
+    None
+}
+
 /// The manifest's file name inside a dist folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 

@@ -5,6 +5,7 @@
 import { matchedPattern, params as routeParams } from 'routelet:route/context@0.1.0';
 import { handle } from './next.js';
 import { state } from './state.js';
+import { warm } from './warm.js';
 
 /** Checks every route's exports now (at build time), then serves them. */
 export function serve(table) {
@@ -18,6 +19,7 @@ export function serve(table) {
     }
     routes.set(pattern, { pattern, file, module });
   }
+  warm();
   addEventListener('fetch', (event) => {
     state.serving = true;
     event.respondWith(dispatch(routes, event.request));

@@ -2,6 +2,7 @@
 //! unpacked by the host only after every entry has been checked.
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -21,14 +22,31 @@ pub const MAX_UNPACKED_BYTES: u64 = 2 << 30;
 /// The file the host writes into each deployment, skipped when packing and fingerprinting.
 const HOST_FILES: &[&str] = &["deployment.json"];
 
-/// Packs every file below `dist` into a compressed tar, in a stable order.
+/// Packs every file below `dist` into a compressed tar, in a stable order. Hard links to a
+/// file already packed (an app's one JS component, linked for each route) are packed as links,
+/// so its bytes travel once.
 pub fn pack(dist: &Path) -> anyhow::Result<Vec<u8>> {
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(encoder);
     tar.mode(tar::HeaderMode::Deterministic);
+    let mut packed: HashMap<(u64, u64), String> = HashMap::new();
     for (relative, path) in files_below(dist)? {
+        let identity = crate::dist::file_identity(&path);
+        if let Some(first) = identity.and_then(|id| packed.get(&id)) {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            tar.append_link(&mut header, &relative, first)
+                .with_context(|| format!("packing {}", path.display()))?;
+            continue;
+        }
         tar.append_path_with_name(&path, &relative)
             .with_context(|| format!("packing {}", path.display()))?;
+        if let Some(id) = identity {
+            packed.insert(id, relative);
+        }
     }
     let encoder = tar.into_inner().context("finishing the bundle")?;
     encoder.finish().context("compressing the bundle")
@@ -66,9 +84,10 @@ pub enum BundleError {
     Trailing(&'static str),
 }
 
-/// Unpacks a bundle into the empty folder `into`, refusing anything but plain files and
-/// folders below it: no absolute paths, no `..`, no links, no devices, nothing after the end,
-/// and never more unpacked bytes than the caps allow, whatever the headers claim.
+/// Unpacks a bundle into the empty folder `into`, refusing anything but plain files, folders and
+/// hard links to files unpacked before them, all below it: no absolute paths, no `..`, no
+/// symbolic links, no devices, nothing after the end, and never more unpacked bytes than the
+/// caps allow, whatever the headers claim.
 pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
     let meter = Rc::new(Meter::default());
     let compressed = Counted {
@@ -83,6 +102,7 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
     let corrupt = |error: std::io::Error| meter.refusal().unwrap_or_else(|| damaged(error));
     let mut files = 0;
     let mut total: u64 = 0;
+    let mut unpacked: HashSet<PathBuf> = HashSet::new();
     for (index, entry) in archive.entries().map_err(corrupt)?.enumerate() {
         if index >= MAX_ENTRIES {
             return Err(BundleError::TooLarge(MAX_UNPACKED_BYTES));
@@ -96,7 +116,16 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
         };
         let relative = safe_relative(&raw).map_err(refuse)?;
         let target = into.join(&relative);
-        match entry.header().entry_type() {
+        let kind = entry.header().entry_type();
+        // A second entry of one name would write through a link into another file.
+        let names_a_file = matches!(
+            kind,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Link
+        );
+        if names_a_file && target.symlink_metadata().is_ok() {
+            return Err(refuse("the bundle names this file twice"));
+        }
+        match kind {
             tar::EntryType::Directory => {
                 crate::private::create_dir(&target).map_err(corrupt)?;
             }
@@ -112,10 +141,31 @@ pub fn unpack(bundle: impl Read, into: &Path) -> Result<usize, BundleError> {
                 let mut file = crate::private::create_file(&target).map_err(corrupt)?;
                 std::io::copy(&mut entry, &mut file).map_err(corrupt)?;
                 file.flush().map_err(corrupt)?;
+                unpacked.insert(relative.clone());
                 files += 1;
             }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                return Err(refuse("links are not allowed in a bundle"));
+            tar::EntryType::Link => {
+                // Another name for a file this bundle already unpacked, and nothing else: it
+                // takes no space, and cannot reach outside.
+                let link = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| refuse("a hard link without a target"))?
+                    .into_owned();
+                let first = safe_relative(&link).map_err(refuse)?;
+                if !unpacked.contains(&first) {
+                    return Err(refuse(
+                        "a hard link may only name a file unpacked before it",
+                    ));
+                }
+                if let Some(parent) = target.parent() {
+                    crate::private::create_dir(parent).map_err(corrupt)?;
+                }
+                std::fs::hard_link(into.join(&first), &target).map_err(corrupt)?;
+                unpacked.insert(relative.clone());
+                files += 1;
+            }
+            tar::EntryType::Symlink => {
+                return Err(refuse("symbolic links are not allowed in a bundle"));
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
             _ => return Err(refuse("only files and folders are allowed in a bundle")),
@@ -264,9 +314,20 @@ fn files_below(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 /// A digest of a dist folder's names and contents, to tell whether it changed.
 pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     let mut digest = Sha256::new();
+    let mut hashed: HashMap<(u64, u64), [u8; 32]> = HashMap::new();
     for (relative, path) in files_below(dir)? {
-        let file = crate::dist::sha256_file(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let identity = crate::dist::file_identity(&path);
+        let file = match identity.and_then(|id| hashed.get(&id)) {
+            Some(known) => *known,
+            None => {
+                let file = crate::dist::sha256_file(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if let Some(id) = identity {
+                    hashed.insert(id, file);
+                }
+                file
+            }
+        };
         digest.update(relative.as_bytes());
         digest.update([0]);
         digest.update(file);
@@ -274,15 +335,26 @@ pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(digest.finalize()))
 }
 
-/// Copies a dist folder, for a deployment that changes one route of another.
+/// Copies a dist folder, for a deployment that changes one route of another. Files linked to
+/// one another in `from` are copied once and linked again in `to`, never to `from`'s files.
 pub fn copy_dist(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let mut copied: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for (relative, path) in files_below(from)? {
         let target = to.join(&relative);
         if let Some(parent) = target.parent() {
             crate::private::create_dir(parent)?;
         }
+        let identity = crate::dist::file_identity(&path);
+        if let Some(first) = identity.and_then(|id| copied.get(&id))
+            && std::fs::hard_link(first, &target).is_ok()
+        {
+            continue;
+        }
         crate::private::copy_file(&path, &target)
             .with_context(|| format!("copying {}", path.display()))?;
+        if let Some(id) = identity {
+            copied.insert(id, target);
+        }
     }
     Ok(())
 }
@@ -327,6 +399,110 @@ mod tests {
         assert_eq!(fingerprint(&dist).unwrap(), fingerprint(&out).unwrap());
         std::fs::write(out.join("manifest.json"), b"{ }").unwrap();
         assert_ne!(fingerprint(&dist).unwrap(), fingerprint(&out).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hard_links_travel_once_and_unpack_as_links() {
+        use std::os::unix::fs::MetadataExt;
+        let dist = scratch("linked");
+        std::fs::create_dir_all(dist.join("pages/api/users")).unwrap();
+        // Incompressible bytes (xorshift), so three copies could not hide in the compression.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let component: Vec<u8> = (0..1_000_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(dist.join("pages/api/a.wasm"), &component).unwrap();
+        std::fs::hard_link(dist.join("pages/api/a.wasm"), dist.join("pages/api/b.wasm")).unwrap();
+        std::fs::hard_link(
+            dist.join("pages/api/a.wasm"),
+            dist.join("pages/api/users/[id].wasm"),
+        )
+        .unwrap();
+        let bundle = pack(&dist).unwrap();
+        let one = {
+            let single = scratch("single");
+            std::fs::write(single.join("a.wasm"), &component).unwrap();
+            pack(&single).unwrap().len()
+        };
+        assert!(bundle.len() < one + 4096, "{} vs {one}", bundle.len());
+        let out = scratch("linked-out");
+        assert_eq!(unpack(&bundle[..], &out).unwrap(), 3);
+        let inode = |p: &str| std::fs::metadata(out.join(p)).unwrap().ino();
+        assert_eq!(
+            inode("pages/api/a.wasm"),
+            inode("pages/api/users/[id].wasm")
+        );
+        assert_eq!(
+            std::fs::read(out.join("pages/api/b.wasm")).unwrap(),
+            component
+        );
+        assert_eq!(fingerprint(&dist).unwrap(), fingerprint(&out).unwrap());
+
+        // A copy links its own files, never the original's.
+        let copy = scratch("linked-copy");
+        copy_dist(&out, &copy).unwrap();
+        assert_eq!(
+            std::fs::metadata(copy.join("pages/api/a.wasm"))
+                .unwrap()
+                .ino(),
+            std::fs::metadata(copy.join("pages/api/b.wasm"))
+                .unwrap()
+                .ino()
+        );
+        assert_ne!(
+            std::fs::metadata(copy.join("pages/api/a.wasm"))
+                .unwrap()
+                .ino(),
+            inode("pages/api/a.wasm")
+        );
+    }
+
+    /// A tar of `entries`: (name, kind, link target), each file holding `abc`.
+    fn tar_of(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, kind, target) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(0o644);
+            if *kind == tar::EntryType::Link {
+                header.set_size(0);
+                tar.append_link(&mut header, name, target).unwrap();
+            } else {
+                header.set_size(3);
+                tar.append_data(&mut header, name, &b"abc"[..]).unwrap();
+            }
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn refuses_hard_links_out_of_the_bundle_and_names_written_twice() {
+        use tar::EntryType::{Link, Regular};
+        for (entries, reason) in [
+            (vec![("a.wasm", Link, "/etc/passwd")], "absolute"),
+            (vec![("a.wasm", Link, "../outside.wasm")], "outside"),
+            (vec![("a.wasm", Link, "b.wasm")], "unpacked before it"),
+            (
+                vec![
+                    ("a.wasm", Regular, ""),
+                    ("b.wasm", Link, "a.wasm"),
+                    ("b.wasm", Regular, ""),
+                ],
+                "twice",
+            ),
+        ] {
+            let out = scratch("hostile-links");
+            let error = unpack(&tar_of(&entries)[..], &out).unwrap_err().to_string();
+            assert!(error.contains(reason), "{error}");
+        }
     }
 
     #[test]
