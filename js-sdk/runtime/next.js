@@ -197,6 +197,9 @@ export async function handle(route, request, params) {
   })();
   run.then(
     () => {
+      // `externalResolver: true` says something else answers later (a callback, a timer), as
+      // in Next.js; the host's time limit still ends a request nobody answers.
+      if (api.externalResolver) return;
       if (!res.writableEnded && !res.headersSent) {
         console.error(
           `API resolved without sending a response for ${req.url}, this may result in stalled requests. (${route.file})`,

@@ -48,6 +48,46 @@ export default async function handler(req, res) {
 }
 "#;
 
+/// Answers from a timer after the handler returned, as callback-style code does.
+const LATER: &str = r#"
+export const config = { api: { externalResolver: true } };
+export default function handler(req, res) {
+  setTimeout(() => res.status(202).send('answered later'), 20);
+}
+"#;
+
+/// The web platform globals npm packages expect, and enough of Node's `Buffer`.
+const GLOBALS: &str = r#"
+export default async function handler(req, res) {
+  const url = new URL('https://example.com/a/b?x=1&y=two#frag');
+  const search = new URLSearchParams({ q: 'a b', n: '1' });
+  const bytes = new TextEncoder().encode('héllo');
+  const headers = new Headers({ 'X-One': '1' });
+  headers.append('x-one', '2');
+  const request = new Request('https://example.com/post', { method: 'POST', body: 'ping' });
+  const response = new Response(JSON.stringify({ pong: true }), { status: 201 });
+  const random = new Uint8Array(16);
+  crypto.getRandomValues(random);
+  res.json({
+    url: [url.pathname, url.searchParams.get('y'), url.hash],
+    search: search.toString(),
+    utf8: [bytes.length, new TextDecoder().decode(bytes)],
+    headers: headers.get('x-one'),
+    request: [request.method, await request.text()],
+    response: [response.status, await response.json()],
+    randomBytes: random.some((b) => b !== 0),
+    uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()),
+    buffer: [
+      Buffer.from('héllo').toString('base64'),
+      Buffer.from('aGk=', 'base64').toString(),
+      Buffer.from([0xde, 0xad]).toString('hex'),
+      Buffer.from('ff00', 'hex').length,
+      Buffer.concat([Buffer.from('a'), Buffer.from('b')]).toString('utf8'),
+    ],
+  });
+}
+"#;
+
 const HELLO_RS: &str = r#"
 use routelet_sdk::{Request, Response};
 
@@ -64,6 +104,8 @@ fn dist() -> std::path::PathBuf {
             ("pages/api/echo/[...slug].ts", ECHO),
             ("pages/api/answers.mjs", ANSWERS),
             ("pages/api/hello.rs", HELLO_RS),
+            ("pages/api/later.js", LATER),
+            ("pages/api/globals.js", GLOBALS),
         ],
     )
 }
@@ -225,6 +267,33 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
         "{}",
         server.log()
     );
+    let globals: serde_json::Value = http
+        .get(server.url("/api/globals"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        globals,
+        serde_json::json!({
+            "url": ["/a/b", "two", "#frag"],
+            "search": "q=a+b&n=1",
+            "utf8": [6, "héllo"],
+            "headers": "1, 2",
+            "request": ["POST", "ping"],
+            "response": [201, { "pong": true }],
+            "randomBytes": true,
+            "uuid": true,
+            "buffer": ["aMOpbGxv", "hi", "dead", 2, "ab"],
+        })
+    );
+
+    // With `externalResolver`, a handler may answer after it returned.
+    let later = http.get(server.url("/api/later")).send().await.unwrap();
+    assert_eq!(later.status(), StatusCode::ACCEPTED);
+    assert_eq!(later.text().await.unwrap(), "answered later");
     let after = http.get(server.url("/api/hello")).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::OK);
 }
