@@ -15,6 +15,7 @@ import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/p
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 
 const sdk = dirname(fileURLToPath(import.meta.url));
 const runtime = join(sdk, 'runtime');
@@ -29,7 +30,7 @@ async function main() {
   const job = JSON.parse(await readFile(process.argv[2], 'utf8'));
   const started = Date.now();
   const esbuild = await import('esbuild');
-  const bundled = await bundle(esbuild, job);
+  const { code: bundled, map } = await bundle(esbuild, job);
   const wit = await assembleWit(job.cacheDir);
   const versions = await toolVersions();
   const key = createHash('sha256')
@@ -53,7 +54,8 @@ async function main() {
         worldName: 'js-route',
       }));
     } catch (error) {
-      fail(`snapshotting the routes' top-level code failed: ${error.message ?? error}`);
+      const message = toSourceLines(String(error.message ?? error), key, map, job.app);
+      fail(`snapshotting the routes' top-level code failed: ${message}`);
     }
     const partial = `${cached}.partial-${process.pid}`;
     await writeFile(partial, component);
@@ -92,6 +94,10 @@ async function bundle(esbuild, job) {
       stdin: { contents: entry, resolveDir: job.app, sourcefile: 'routelet-routes.js' },
       bundle: true,
       write: false,
+      // Never written: the map turns the engine's bundle lines back into source lines.
+      absWorkingDir: job.app,
+      outfile: join(job.app, 'routes.js'),
+      sourcemap: 'external',
       format: 'esm',
       platform: 'neutral',
       target: 'es2022',
@@ -109,7 +115,23 @@ async function bundle(esbuild, job) {
   } catch (error) {
     fail(describe(error.errors ?? [], job.app) || String(error));
   }
-  return result.outputFiles[0].text;
+  const file = (suffix) => result.outputFiles.find((f) => f.path.endsWith(suffix)).text;
+  return { code: file('routes.js'), map: file('routes.js.map') };
+}
+
+/// Rewrites the engine's `<bundle>.js:LINE:COL` in `message` as the source file's own line and
+/// column, so an error while snapshotting names the route (or package) file it came from.
+function toSourceLines(message, key, map, app) {
+  const traced = new TraceMap(map);
+  return message.replace(
+    new RegExp(`\\S*${key}\\.js:(\\d+):(\\d+)`, 'g'),
+    (whole, line, column) => {
+      const at = originalPositionFor(traced, { line: Number(line), column: Number(column) - 1 });
+      if (!at.source) return whole;
+      const source = relative(app, join(app, at.source));
+      return `${source}:${at.line}:${at.column + 1}`;
+    },
+  );
 }
 
 /// `routelet` is the runtime's capability module; Node built-ins are the runtime's stand-ins or a

@@ -347,6 +347,20 @@ fn a_route_written_twice_and_a_handler_that_is_not_one_fail_the_build_by_name() 
         "{stderr}"
     );
 
+    // Top-level code runs when the build snapshots the engine; its errors name the source line,
+    // not the bundle's.
+    let stderr = build_refused(
+        "js-top-level-throw",
+        &[(
+            "pages/api/boot.js",
+            "// fails while loading\nconst settings = { depth: 1 };\nconst broken = settings.missing.value;\nexport default (req, res) => res.send(String(broken));\n",
+        )],
+    );
+    assert!(
+        stderr.contains("pages/api/boot.js:3:16 TypeError: can't access property \"value\""),
+        "{stderr}"
+    );
+
     let stderr = build_refused(
         "js-no-default",
         &[(
