@@ -462,7 +462,8 @@ class ApiResponse {
     try {
       hostRevalidate(urlPath);
     } catch (error) {
-      throw new Error(`Failed to revalidate ${urlPath}: ${hostMessage(error)}`);
+      // The host's message is Next.js's whole sentence ("Failed to revalidate /x: ...").
+      throw new Error(hostMessage(error));
     }
   }
 

@@ -741,3 +741,154 @@ async fn npm_dependencies_are_bundled_and_one_needing_a_missing_builtin_is_named
         "{stderr}"
     );
 }
+
+const PREVIEW: &str = r#"
+export default function handler(req, res) {
+  res.setPreviewData({ slug: req.query.slug }, { maxAge: 60 });
+  res.redirect(`/blog/${req.query.slug}`);
+}
+"#;
+
+const EXIT_PREVIEW: &str = r#"
+export default function handler(req, res) {
+  res.clearPreviewData();
+  res.redirect('/');
+}
+"#;
+
+const REVALIDATE: &str = r#"
+export default async function handler(req, res) {
+  try {
+    await res.revalidate(req.query.path);
+    res.json({ revalidated: true });
+  } catch (error) {
+    res.status(500).json({ revalidated: false, error: error.message });
+  }
+}
+"#;
+
+/// `res.setPreviewData`, `res.clearPreviewData` and `res.revalidate` from JS routes, against the
+/// blog example's static pages: the JS routes' components are added to a copy of its dist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
+    let js = built_app(
+        "js-preview",
+        &[
+            ("pages/api/js/preview.js", PREVIEW),
+            ("pages/api/js/exit-preview.js", EXIT_PREVIEW),
+            ("pages/api/js/revalidate.js", REVALIDATE),
+        ],
+    );
+    let dist = crate::support::scratch_dir("js-preview-blog").join("dist");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(crate::support::example_dist("blog"))
+        .arg(&dist)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::create_dir_all(dist.join("pages/api/js")).unwrap();
+    for name in ["preview", "exit-preview", "revalidate"] {
+        let file = format!("pages/api/js/{name}.wasm");
+        std::fs::copy(js.join(&file), dist.join(&file)).unwrap();
+    }
+    let server = Server::start(&dist);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let enter = http
+        .get(server.url("/api/js/preview?slug=draft-post"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enter.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(enter.headers()["location"], "/blog/draft-post");
+    let lines: Vec<String> = enter
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("__prerender_bypass="), "{lines:?}");
+    assert!(lines[1].starts_with("__next_preview_data="), "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("Max-Age=60")), "{lines:?}");
+    let cookie = lines
+        .iter()
+        .map(|l| l.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let draft = http
+        .get(server.url("/blog/draft-post"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(draft.status(), StatusCode::OK);
+    assert!(draft.text().await.unwrap().contains("Work in progress"));
+
+    let exit = http
+        .get(server.url("/api/js/exit-preview"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exit.status(), StatusCode::TEMPORARY_REDIRECT);
+    let cleared: Vec<&str> = exit
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(
+        cleared
+            .iter()
+            .all(|l| l.contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT")),
+        "{cleared:?}"
+    );
+
+    // On-demand revalidation: an edited post is regenerated now.
+    let post = dist.join("data/posts/hello-world.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    std::fs::write(
+        &post,
+        text.replace("title: Hello, world", "title: Hello, from JS"),
+    )
+    .unwrap();
+    let revalidate = |path: &str| {
+        http.post(server.url(&format!("/api/js/revalidate?path={path}")))
+            .send()
+    };
+    let ok = revalidate("/blog/hello-world").await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let page = http
+        .get(server.url("/blog/hello-world"))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("Hello, from JS"));
+    let bad: serde_json::Value = revalidate("blog/hello-world")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad["error"],
+        "Invalid urlPath provided to revalidate(), must be a path e.g. /blog/post-1, received \
+         blog/hello-world"
+    );
+    let unknown: serde_json::Value = revalidate("/tags/nope")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown["error"],
+        "Failed to revalidate /tags/nope: Invalid response 404"
+    );
+}
