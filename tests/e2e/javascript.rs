@@ -48,6 +48,27 @@ export default async function handler(req, res) {
 }
 "#;
 
+/// The rest of `res`, by `?what=`; and a body limit raised with `sizeLimit`.
+const RES: &str = r#"
+export const config = { api: { bodyParser: { sizeLimit: '4mb' } } };
+export default function handler(req, res) {
+  switch (req.query.what) {
+    case 'object': return res.send({ sent: 'as json' });
+    case 'bytes': return res.send(Buffer.from([0, 1, 2, 255]));
+    case 'etag': return res.send('cache me');
+    case 'head': {
+      res.setHeader('X-Drop', 'gone');
+      res.setHeader('X-Keep', ['a', 'b']);
+      const kept = res.getHeader('x-keep');
+      res.removeHeader('x-drop');
+      res.writeHead(418, { 'Content-Type': 'text/plain', 'X-Seen': String(kept) });
+      return res.end("I'm a teapot");
+    }
+    case 'size': return res.send(String(req.body.length));
+  }
+}
+"#;
+
 /// Answers from a timer after the handler returned, as callback-style code does.
 const LATER: &str = r#"
 export const config = { api: { externalResolver: true } };
@@ -105,6 +126,7 @@ fn dist() -> std::path::PathBuf {
             ("pages/api/answers.mjs", ANSWERS),
             ("pages/api/hello.rs", HELLO_RS),
             ("pages/api/later.js", LATER),
+            ("pages/api/res.js", RES),
             ("pages/api/globals.js", GLOBALS),
         ],
     )
@@ -289,6 +311,62 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
             "buffer": ["aMOpbGxv", "hi", "dead", 2, "ab"],
         })
     );
+
+    // res.send: an object as JSON, bytes as octet-stream, an ETag and 304 for a match.
+    let object = http
+        .get(server.url("/api/res?what=object"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(object.text().await.unwrap(), r#"{"sent":"as json"}"#);
+    let bytes = http
+        .get(server.url("/api/res?what=bytes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bytes.headers()["content-type"], "application/octet-stream");
+    assert_eq!(bytes.bytes().await.unwrap().to_vec(), vec![0u8, 1, 2, 255]);
+    let tagged = http
+        .get(server.url("/api/res?what=etag"))
+        .send()
+        .await
+        .unwrap();
+    let etag = tagged.headers()["etag"].to_str().unwrap().to_owned();
+    let again = http
+        .get(server.url("/api/res?what=etag"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.bytes().await.unwrap().len(), 0);
+    // writeHead, getHeader, removeHeader, a header with several values.
+    let head = http
+        .get(server.url("/api/res?what=head"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 418);
+    assert!(head.headers().get("x-drop").is_none());
+    assert_eq!(head.headers()["x-seen"], "a,b");
+    // One line with the values joined, as the Fetch API's Headers joins them (Node sends a
+    // line per value; HTTP reads both the same). Set-Cookie keeps a line per cookie.
+    assert_eq!(head.headers()["x-keep"], "a, b");
+    assert_eq!(head.text().await.unwrap(), "I'm a teapot");
+    // sizeLimit: '4mb' takes a 2 MiB body the default limit refuses.
+    let big = http
+        .post(server.url("/api/res?what=size"))
+        .header("content-type", "text/plain")
+        .body("y".repeat(2 << 20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), StatusCode::OK);
+    assert_eq!(big.text().await.unwrap(), (2 << 20).to_string());
 
     // With `externalResolver`, a handler may answer after it returned.
     let later = http.get(server.url("/api/later")).send().await.unwrap();
