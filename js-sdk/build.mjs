@@ -30,7 +30,9 @@ async function main() {
   const job = JSON.parse(await readFile(process.argv[2], 'utf8'));
   const started = Date.now();
   const esbuild = await import('esbuild');
-  const { code: bundled, map } = await bundle(esbuild, job);
+  const { code, map } = await bundle(esbuild, job);
+  // The map rides after the code (so no position in it moves), for stack traces at run time.
+  const bundled = `${code}\nglobalThis[Symbol.for('routelet.sourceMap')] = ${map};\n`;
   const wit = await assembleWit(job.cacheDir);
   const versions = await toolVersions();
   const key = createHash('sha256')
@@ -98,6 +100,7 @@ async function bundle(esbuild, job) {
       absWorkingDir: job.app,
       outfile: join(job.app, 'routes.js'),
       sourcemap: 'external',
+      sourcesContent: false,
       format: 'esm',
       platform: 'neutral',
       target: 'es2022',

@@ -8,6 +8,7 @@ import {
   setPreviewData as hostSetPreviewData,
 } from 'routelet:route/preview@0.1.0';
 import { Buffer } from './buffer.js';
+import { sourceStack } from './source_map.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -213,7 +214,9 @@ export async function handle(route, request, params) {
         return;
       }
       // SpiderMonkey's stacks leave out the message: both go in the log.
-      console.error(`Error in API route ${route.pattern} (${route.file}): ${error}\n${error?.stack ?? ''}`);
+      console.error(
+        `Error in API route ${route.pattern} (${route.file}): ${error}\n${sourceStack(error?.stack ?? '')}`,
+      );
       res.fail(500, 'Internal Server Error', error);
     },
   );
