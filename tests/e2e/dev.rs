@@ -101,30 +101,37 @@ async fn a_changed_route_is_rebuilt_alone_and_a_broken_one_keeps_the_last_good_v
     wait_for(&server, "/api/b", "B1").await;
 }
 
-/// A JS route and the code it imports from outside `pages/`: a change to either is rebuilt
-/// and served, and a syntax error keeps the last good version serving, naming file and line.
+/// A JS route and the code it imports from outside `pages/`, in a folder made while `routelet
+/// dev` runs: a change to either is rebuilt and served, and a syntax error keeps the last good
+/// version serving, naming file and line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_js_route_is_rebuilt_when_the_code_it_imports_changes() {
     let greeting =
         |text: &str| format!("export const greeting = (who: string) => `{text}, ${{who}}`;\n");
     let app = app_with(
         "dev-js-app",
-        &[
-            (
-                "pages/api/hi.ts",
-                "import { greeting } from '../../lib/greeting';\n\
-                 export default (req, res) => res.send(greeting(String(req.query.who)));\n",
-            ),
-            ("lib/greeting.ts", &greeting("Hello")),
-        ],
+        &[(
+            "pages/api/hi.ts",
+            "export default (req, res) => res.send(`Hello, ${req.query.who}`);\n",
+        )],
     );
     let server = Server::builder()
         .command(&["dev", app.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .start();
     wait_for(&server, "/api/hi?who=Ada", "Hello, Ada").await;
 
+    // lib/ appears after the start; the route starts importing from it.
     save(&app, "lib/greeting.ts", &greeting("Good evening"));
+    save(
+        &app,
+        "pages/api/hi.ts",
+        "import { greeting } from '../../lib/greeting';\n\
+         export default (req, res) => res.send(greeting(String(req.query.who)));\n",
+    );
     wait_for(&server, "/api/hi?who=Ada", "Good evening, Ada").await;
+    // ...and is watched from then on.
+    save(&app, "lib/greeting.ts", &greeting("Good night"));
+    wait_for(&server, "/api/hi?who=Ada", "Good night, Ada").await;
 
     save(
         &app,
@@ -141,5 +148,5 @@ async fn a_js_route_is_rebuilt_when_the_code_it_imports_changes() {
         log.contains("the last good version keeps serving") && log.contains("lib/greeting.ts:2:"),
         "the error names the file and line:\n{log}"
     );
-    wait_for(&server, "/api/hi?who=Ada", "Good evening, Ada").await;
+    wait_for(&server, "/api/hi?who=Ada", "Good night, Ada").await;
 }

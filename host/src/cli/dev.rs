@@ -2,6 +2,7 @@
 //! `data/` or `routelet.toml`, swapping the new version in without a restart. A build that
 //! fails is shown, and the last good version keeps serving.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -144,16 +145,8 @@ impl Builds {
         watcher
             .watch(&self.app, RecursiveMode::NonRecursive)
             .with_context(|| format!("watching {}", self.app.display()))?;
-        let entries = std::fs::read_dir(&self.app)
-            .with_context(|| format!("reading {}", self.app.display()))?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() && is_watched(&self.app, &path) {
-                watcher
-                    .watch(&path, RecursiveMode::Recursive)
-                    .with_context(|| format!("watching {}", path.display()))?;
-            }
-        }
+        let mut watched = HashSet::new();
+        watch_new_folders(&mut watcher, &self.app, &mut watched)?;
         let handler = {
             let live = live.clone();
             move |request, client| server::handle_live(live.clone(), request, client)
@@ -171,6 +164,10 @@ impl Builds {
                     // Let a burst of saves settle into one rebuild.
                     tokio::time::sleep(SETTLE).await;
                     while changed.try_recv().is_ok() {}
+                    // A folder made since (`lib/`, say) is watched from now on.
+                    if let Err(error) = watch_new_folders(&mut watcher, &self.app, &mut watched) {
+                        eprintln!("routelet dev: {error:#}");
+                    }
                     self.rebuild(&live).await;
                 }
                 () = stopped.wait() => break,
@@ -231,6 +228,25 @@ impl Builds {
             }
         }
     }
+}
+
+/// Watches, recursively, each top-level folder of the app's sources not watched yet.
+fn watch_new_folders(
+    watcher: &mut impl Watcher,
+    app: &Path,
+    watched: &mut HashSet<PathBuf>,
+) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(app).with_context(|| format!("reading {}", app.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() && is_watched(app, &path) && !watched.contains(&path) {
+            watcher
+                .watch(&path, RecursiveMode::Recursive)
+                .with_context(|| format!("watching {}", path.display()))?;
+            watched.insert(path);
+        }
+    }
+    Ok(())
 }
 
 /// Whether a changed path is part of the app's source, not a build output.
