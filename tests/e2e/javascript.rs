@@ -65,6 +65,8 @@ export default function handler(req, res) {
       return res.end("I'm a teapot");
     }
     case 'size': return res.send(String(req.body.length));
+    case 'body': return res.json({ body: req.body });
+    case 'big': return res.send('z'.repeat(5 * 1024 * 1024));
   }
 }
 "#;
@@ -368,6 +370,32 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
         .unwrap();
     assert_eq!(big.status(), StatusCode::OK);
     assert_eq!(big.text().await.unwrap(), (2 << 20).to_string());
+
+    // An empty JSON body is `{}`; a response past 4mb is sent, with Next.js's warning.
+    let empty: serde_json::Value = http
+        .post(server.url("/api/res?what=body"))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty, serde_json::json!({ "body": {} }));
+    let big = http
+        .get(server.url("/api/res?what=big"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.bytes().await.unwrap().len(), 5 << 20);
+    assert!(
+        server.wait_for_log(
+            "API response for /api/res?what=big exceeds 4mb. API Routes are meant to respond \
+             quickly. https://nextjs.org/docs/messages/api-routes-response-size-limit"
+        ),
+        "{}",
+        server.log()
+    );
 
     // With `externalResolver`, a handler may answer after it returned.
     let later = http.get(server.url("/api/later")).send().await.unwrap();
