@@ -883,3 +883,60 @@ async fn large_uploads_go_to_disk_and_compression_bombs_are_refused_early() {
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The JS example deployed through the admin API: its one component travels once in the bundle
+/// (every route's file is a hard link to it), is stored once, and serves every route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_app_is_deployed_with_its_component_sent_and_stored_once() {
+    use std::os::unix::fs::MetadataExt;
+    let data = fresh_data_dir();
+    let server = start_admin(Some(&version_dist("v1")), &data);
+    let dist = crate::support::example_dist("blog-api-js");
+    let component = std::fs::metadata(dist.join("pages/api/index.wasm")).unwrap();
+    let printed = succeeded(&admin(&server, &data, &["deploy", dist.to_str().unwrap()]));
+    let bytes: u64 = printed
+        .split(" into a ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no bundle size in {printed}"));
+    assert!(
+        bytes < component.len(),
+        "a {bytes} byte bundle for one {} byte component",
+        component.len()
+    );
+
+    let http = client();
+    let user: serde_json::Value = http
+        .get(server.url("/api/users/7?tab=a"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["query"], serde_json::json!({ "id": "7", "tab": "a" }));
+    let subscribed = http
+        .post(server.url("/api/subscribe"))
+        .json(&serde_json::json!({ "email": "deployed@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+
+    // In the stored deployment, the 16 routes' files are one file.
+    let deployments = data.join("deployments");
+    let stored = std::fs::read_dir(&deployments)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|dir| dir.join("pages/api/users/[id].wasm").is_file())
+        .expect("the deployment is stored");
+    let file = std::fs::metadata(stored.join("pages/api/users/[id].wasm")).unwrap();
+    assert_eq!(file.nlink(), 16);
+    assert_eq!(
+        file.ino(),
+        std::fs::metadata(stored.join("pages/api/subscribe.wasm"))
+            .unwrap()
+            .ino()
+    );
+}

@@ -39,7 +39,13 @@ impl DeployArgs {
             }
             None => {
                 crate::dist::Dist::open(&self.path)?;
-                (bundle::pack(&self.path)?, vec![])
+                let packed = bundle::pack(&self.path)?;
+                println!(
+                    "packed {} into a {} byte bundle",
+                    self.path.display(),
+                    packed.len()
+                );
+                (packed, vec![])
             }
         };
         let (method, path) = match self.route {
