@@ -893,7 +893,9 @@ async fn a_js_app_is_deployed_with_its_component_sent_and_stored_once() {
     let server = start_admin(Some(&version_dist("v1")), &data);
     let dist = crate::support::example_dist("blog-api-js");
     let component = std::fs::metadata(dist.join("pages/api/index.wasm")).unwrap();
-    let printed = succeeded(&admin(&server, &data, &["deploy", dist.to_str().unwrap()]));
+    let deployed = admin(&server, &data, &["deploy", dist.to_str().unwrap()]);
+    succeeded(&deployed);
+    let printed = String::from_utf8_lossy(&deployed.stderr);
     let bytes: u64 = printed
         .split(" into a ")
         .nth(1)

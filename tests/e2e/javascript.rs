@@ -999,3 +999,50 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
         "Failed to revalidate /tags/nope: Invalid response 404"
     );
 }
+
+/// The dist's component for `route`, as bytes.
+fn component_of(dist: &std::path::Path, route: &str) -> Vec<u8> {
+    std::fs::read(dist.join(route)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_js_sources_rebuild_nothing_and_the_hosts_compile_cache_hits() {
+    let app = app_with("js-cached", &[("pages/api/hi.js", PING)]);
+    let dist = app.join("dist");
+    let (ok, _, first) = build_app(&app, &dist);
+    assert!(ok, "{first}");
+    let before = component_of(&dist, "pages/api/hi.wasm");
+
+    // Saved again unchanged: the same component, byte for byte, from the build's cache (the
+    // engine's snapshot is not byte-reproducible, so a rebuild would differ).
+    std::fs::write(app.join("pages/api/hi.js"), PING).unwrap();
+    let (ok, _, second) = build_app(&app, &dist);
+    assert!(ok, "{second}");
+    assert!(second.contains("cached=true"), "{second}");
+    assert_eq!(component_of(&dist, "pages/api/hi.wasm"), before);
+
+    // So the host's compile cache hits across the builds.
+    let data = crate::support::fresh_data_dir();
+    drop(Server::builder().dist(&dist).data_dir(&data).start());
+    let server = Server::builder().dist(&dist).data_dir(&data).start();
+    assert!(
+        server.log().contains("1 reused, 0 compiled"),
+        "{}",
+        server.log()
+    );
+
+    // A changed source is built again (with text no earlier run built, as the build's cache is
+    // shared by every app and run).
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::fs::write(
+        app.join("pages/api/hi.js"),
+        PING.replace("pong", &format!("pong {nonce}")),
+    )
+    .unwrap();
+    let (ok, _, third) = build_app(&app, &dist);
+    assert!(ok && third.contains("cached=false"), "{third}");
+    assert_ne!(component_of(&dist, "pages/api/hi.wasm"), before);
+}

@@ -40,7 +40,8 @@ impl DeployArgs {
             None => {
                 crate::dist::Dist::open(&self.path)?;
                 let packed = bundle::pack(&self.path)?;
-                println!(
+                // On stderr, with the progress bar: stdout is the deployment, for scripts.
+                eprintln!(
                     "packed {} into a {} byte bundle",
                     self.path.display(),
                     packed.len()
