@@ -17,16 +17,48 @@ use sha2::{Digest, Sha256};
 
 /// A file's device and inode, which its hard links share: a build writes an app's JavaScript
 /// component once and links it for each route, and readers then read it once.
-#[cfg(unix)]
-pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(u64, u64);
+
+/// The file's identity, or `None` where it cannot be read or the platform has no inodes (every
+/// file then counts as its own).
+pub fn file_identity(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| FileId(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
-/// Without inodes every file counts as its own.
-#[cfg(not(unix))]
-pub fn file_identity(_path: &Path) -> Option<(u64, u64)> {
-    None
+/// What a reader of a dist made of each file it has handled, so a hard link to one of them
+/// reuses that (a hash, a packed name, a copy) instead of reading the bytes again.
+pub struct SeenFiles<T>(HashMap<FileId, T>);
+
+impl<T> Default for SeenFiles<T> {
+    fn default() -> Self {
+        SeenFiles(HashMap::new())
+    }
+}
+
+impl<T> SeenFiles<T> {
+    /// What was made of the file `id` names, if it was handled before.
+    pub fn get(&self, id: Option<FileId>) -> Option<&T> {
+        id.and_then(|id| self.0.get(&id))
+    }
+
+    /// Records what was made of the file `id` names; a file without an identity is not kept.
+    pub fn insert(&mut self, id: Option<FileId>, value: T) {
+        if let Some(id) = id {
+            self.0.insert(id, value);
+        }
+    }
 }
 
 /// The manifest's file name inside a dist folder.

@@ -2,12 +2,14 @@
 //! unpacked by the host only after every entry has been checked.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use anyhow::{Context, bail};
+
+use crate::dist::{SeenFiles, file_identity};
 use sha2::{Digest, Sha256};
 
 /// The media type of a bundle upload.
@@ -29,10 +31,10 @@ pub fn pack(dist: &Path) -> anyhow::Result<Vec<u8>> {
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(encoder);
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut packed: HashMap<(u64, u64), String> = HashMap::new();
+    let mut packed = SeenFiles::<String>::default();
     for (relative, path) in files_below(dist)? {
-        let identity = crate::dist::file_identity(&path);
-        if let Some(first) = identity.and_then(|id| packed.get(&id)) {
+        let identity = file_identity(&path);
+        if let Some(first) = packed.get(identity) {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(tar::EntryType::Link);
             header.set_size(0);
@@ -44,9 +46,7 @@ pub fn pack(dist: &Path) -> anyhow::Result<Vec<u8>> {
         }
         tar.append_path_with_name(&path, &relative)
             .with_context(|| format!("packing {}", path.display()))?;
-        if let Some(id) = identity {
-            packed.insert(id, relative);
-        }
+        packed.insert(identity, relative);
     }
     let encoder = tar.into_inner().context("finishing the bundle")?;
     encoder.finish().context("compressing the bundle")
@@ -314,17 +314,15 @@ fn files_below(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 /// A digest of a dist folder's names and contents, to tell whether it changed.
 pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     let mut digest = Sha256::new();
-    let mut hashed: HashMap<(u64, u64), [u8; 32]> = HashMap::new();
+    let mut hashed = SeenFiles::<[u8; 32]>::default();
     for (relative, path) in files_below(dir)? {
-        let identity = crate::dist::file_identity(&path);
-        let file = match identity.and_then(|id| hashed.get(&id)) {
+        let identity = file_identity(&path);
+        let file = match hashed.get(identity) {
             Some(known) => *known,
             None => {
                 let file = crate::dist::sha256_file(&path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                if let Some(id) = identity {
-                    hashed.insert(id, file);
-                }
+                hashed.insert(identity, file);
                 file
             }
         };
@@ -338,23 +336,21 @@ pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
 /// Copies a dist folder, for a deployment that changes one route of another. Files linked to
 /// one another in `from` are copied once and linked again in `to`, never to `from`'s files.
 pub fn copy_dist(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let mut copied: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut copied = SeenFiles::<PathBuf>::default();
     for (relative, path) in files_below(from)? {
         let target = to.join(&relative);
         if let Some(parent) = target.parent() {
             crate::private::create_dir(parent)?;
         }
-        let identity = crate::dist::file_identity(&path);
-        if let Some(first) = identity.and_then(|id| copied.get(&id))
+        let identity = file_identity(&path);
+        if let Some(first) = copied.get(identity)
             && std::fs::hard_link(first, &target).is_ok()
         {
             continue;
         }
         crate::private::copy_file(&path, &target)
             .with_context(|| format!("copying {}", path.display()))?;
-        if let Some(id) = identity {
-            copied.insert(id, target);
-        }
+        copied.insert(identity, target);
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::Engine;
 use super::compile_cache::{CompileCache, Outcome};
 use super::state::GuestState;
-use crate::dist::{RouteFile, file_identity, sha256_hex};
+use crate::dist::{RouteFile, SeenFiles, file_identity, sha256_hex};
 
 /// What kind of file a byte string is, judged from its header.
 #[derive(Debug, PartialEq)]
@@ -49,18 +49,16 @@ pub fn compile_all(
     let mut shas = Vec::with_capacity(files.len());
     // Hard links to one file (a build writes an app's JS component once and links it for each
     // route) are read and hashed once: 16 routes of 13 MB each took 230 ms to start otherwise.
-    let mut seen: HashMap<(u64, u64), String> = HashMap::new();
+    let mut seen = SeenFiles::<String>::default();
     for file in files {
         let identity = file_identity(&file.path);
-        if let Some(sha256) = identity.and_then(|id| seen.get(&id)) {
+        if let Some(sha256) = seen.get(identity) {
             check_hash(file, sha256)?;
             shas.push(sha256.clone());
             continue;
         }
         let checked = read_checked(file)?;
-        if let Some(id) = identity {
-            seen.insert(id, checked.sha256.clone());
-        }
+        seen.insert(identity, checked.sha256.clone());
         shas.push(checked.sha256.clone());
         distinct
             .entry(checked.sha256.clone())
