@@ -7,7 +7,9 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, built_app, client, dist_with_config, fresh_data_dir, run_routelet};
+use crate::support::{
+    Server, built_app, client, dist_with_config, fresh_data_dir, json_of, run_routelet,
+};
 use reqwest::StatusCode;
 
 const VERSION_ROUTE: &str = r#"
@@ -118,17 +120,25 @@ fn token_of(data: &Path) -> String {
         .to_owned()
 }
 
-async fn deployment_count(server: &Server, data: &Path) -> usize {
-    let list: Vec<serde_json::Value> = client()
-        .get(format!("{}/deployments", server.admin_url()))
-        .bearer_auth(token_of(data))
+/// Subscribes `email` through the blog API's `/api/subscribe`, which writes to the data store.
+async fn subscribe(server: &Server, email: &str) -> StatusCode {
+    client()
+        .post(server.url("/api/subscribe"))
+        .json(&serde_json::json!({ "email": email }))
         .send()
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.len()
+        .status()
+}
+
+async fn deployment_count(server: &Server, data: &Path) -> usize {
+    let list = json_of(
+        client()
+            .get(format!("{}/deployments", server.admin_url()))
+            .bearer_auth(token_of(data)),
+    )
+    .await;
+    list.as_array().expect("a list of deployments").len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -678,13 +688,10 @@ async fn everything_the_host_writes_is_readable_by_its_user_alone() {
     let blog = crate::support::example_dist("blog-api");
     succeeded(&admin(&server, &data, &["deploy", blog.to_str().unwrap()]));
     let http = client();
-    let subscribed = http
-        .post(server.url("/api/subscribe"))
-        .json(&serde_json::json!({ "email": "modes@example.com" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    assert_eq!(
+        subscribe(&server, "modes@example.com").await,
+        StatusCode::CREATED
+    );
     let counted = http.post(server.url("/api/counter")).send().await.unwrap();
     assert_eq!(counted.status(), StatusCode::OK);
 
@@ -909,22 +916,12 @@ async fn a_js_app_is_deployed_with_its_component_sent_and_stored_once() {
     );
 
     let http = client();
-    let user: serde_json::Value = http
-        .get(server.url("/api/users/7?tab=a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = json_of(http.get(server.url("/api/users/7?tab=a"))).await;
     assert_eq!(user["query"], serde_json::json!({ "id": "7", "tab": "a" }));
-    let subscribed = http
-        .post(server.url("/api/subscribe"))
-        .json(&serde_json::json!({ "email": "deployed@example.com" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    assert_eq!(
+        subscribe(&server, "deployed@example.com").await,
+        StatusCode::CREATED
+    );
 
     // In the stored deployment, the 16 routes' files are one file.
     let deployments = data.join("deployments");

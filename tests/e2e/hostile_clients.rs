@@ -146,14 +146,7 @@ pub fn client_from(local: &str) -> reqwest::Client {
 async fn streams_that_never_send_a_body_hold_only_their_clients_share_of_instances() {
     let server = Server::builder()
         .dist(&example_dist("blog-api"))
-        .args(&[
-            "--max-instances",
-            "40",
-            "--instances-per-connection",
-            "8",
-            "--instances-per-client",
-            "20",
-        ])
+        .pool(40, 8, 20)
         .start();
     // The attack: five h2c connections from 127.0.0.1, fifty uploads each whose body never
     // comes. Without shares they take the whole pool of 40.

@@ -3,7 +3,8 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{Server, app_with, build_app, built_app, client, dist_with_config};
+use crate::static_pages::{blog_copy, set_cookies};
+use crate::support::{Server, app_with, build_app, built_app, client, dist_with_config, json_of};
 
 /// The handler at the top of Next.js's API routes page, unchanged.
 const SUBSCRIBE: &str = r#"
@@ -292,14 +293,7 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
         "{}",
         server.log()
     );
-    let globals: serde_json::Value = http
-        .get(server.url("/api/globals"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let globals = json_of(http.get(server.url("/api/globals"))).await;
     assert_eq!(
         globals,
         serde_json::json!({
@@ -372,15 +366,11 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
     assert_eq!(big.text().await.unwrap(), (2 << 20).to_string());
 
     // An empty JSON body is `{}`; a response past 4mb is sent, with Next.js's warning.
-    let empty: serde_json::Value = http
-        .post(server.url("/api/res?what=body"))
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let empty = json_of(
+        http.post(server.url("/api/res?what=body"))
+            .header("content-type", "application/json"),
+    )
+    .await;
     assert_eq!(empty, serde_json::json!({ "body": {} }));
     let big = http
         .get(server.url("/api/res?what=big"))
@@ -599,14 +589,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
 
     // Nothing survives a request: module state and globals start over each time.
     for mark in ["first", "second"] {
-        let state: serde_json::Value = http
-            .get(server.url(&format!("/api/state?mark={mark}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = json_of(http.get(server.url(&format!("/api/state?mark={mark}")))).await;
         assert_eq!(
             state,
             serde_json::json!({ "hits": 1, "before": null, "env": {} }),
@@ -615,14 +598,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
     }
 
     // process.env holds the route's configured values only.
-    let env: serde_json::Value = http
-        .get(server.url("/api/env"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let env = json_of(http.get(server.url("/api/env"))).await;
     assert_eq!(
         env,
         serde_json::json!({ "greeting": "hello from routelet.toml", "names": ["GREETING"] })
@@ -630,28 +606,12 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
 
     // fetch() reaches what the route's allow-list names, and nothing for a route without one.
     let url = format!("http://127.0.0.1:{}/hello", upstream.addr.port());
-    let fetched: serde_json::Value = http
-        .get(server.url("/api/fetch"))
-        .query(&[("url", &url)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched = json_of(http.get(server.url("/api/fetch")).query(&[("url", &url)])).await;
     assert_eq!(
         fetched,
         serde_json::json!({ "status": 200, "body": "hello from upstream", "header": "yes" })
     );
-    let refused: serde_json::Value = http
-        .get(server.url("/api/closed"))
-        .query(&[("url", &url)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refused = json_of(http.get(server.url("/api/closed")).query(&[("url", &url)])).await;
     assert!(refused["error"].is_string(), "{refused}");
     assert!(
         server.wait_for_log("denied: this route has no allowed_outbound_hosts"),
@@ -663,17 +623,7 @@ allowed_outbound_hosts = ["http://127.0.0.1:{}"]
 
     // The pool holds --max-instances JS instances at once: each has more core instances and
     // tables than a Rust route's, and the pool's totals leave room for them.
-    let small = Server::builder()
-        .dist(&built)
-        .args(&[
-            "--max-instances",
-            "8",
-            "--instances-per-connection",
-            "8",
-            "--instances-per-client",
-            "8",
-        ])
-        .start();
+    let small = Server::builder().dist(&built).pool(8, 8, 8).start();
     let started = std::time::Instant::now();
     let slow = (0..8).map(|_| {
         let request = http.get(small.url("/api/slow")).send();
@@ -817,14 +767,7 @@ async fn npm_dependencies_are_bundled_and_one_needing_a_missing_builtin_is_named
         ],
     );
     let server = Server::start(&dist);
-    let answer: serde_json::Value = client()
-        .get(server.url("/api/slug?title=Hello%20Wasm%20World!"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_of(client().get(server.url("/api/slug?title=Hello%20Wasm%20World!"))).await;
     assert_eq!(
         answer,
         serde_json::json!({ "slug": "hello-wasm-world", "words": 3 })
@@ -886,24 +829,14 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
             ("pages/api/js/revalidate.js", REVALIDATE),
         ],
     );
-    let dist = crate::support::scratch_dir("js-preview-blog").join("dist");
-    let copied = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(crate::support::example_dist("blog"))
-        .arg(&dist)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let dist = blog_copy("js-preview-blog");
     std::fs::create_dir_all(dist.join("pages/api/js")).unwrap();
     for name in ["preview", "exit-preview", "revalidate"] {
         let file = format!("pages/api/js/{name}.wasm");
         std::fs::copy(js.join(&file), dist.join(&file)).unwrap();
     }
     let server = Server::start(&dist);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = client();
 
     let enter = http
         .get(server.url("/api/js/preview?slug=draft-post"))
@@ -912,21 +845,12 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
         .unwrap();
     assert_eq!(enter.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(enter.headers()["location"], "/blog/draft-post");
-    let lines: Vec<String> = enter
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let (pairs, lines) = set_cookies(enter.headers());
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[0].starts_with("__prerender_bypass="), "{lines:?}");
     assert!(lines[1].starts_with("__next_preview_data="), "{lines:?}");
     assert!(lines.iter().all(|l| l.contains("Max-Age=60")), "{lines:?}");
-    let cookie = lines
-        .iter()
-        .map(|l| l.split(';').next().unwrap())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = pairs.join("; ");
     let draft = http
         .get(server.url("/blog/draft-post"))
         .header("cookie", &cookie)
@@ -943,12 +867,7 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
         .await
         .unwrap();
     assert_eq!(exit.status(), StatusCode::TEMPORARY_REDIRECT);
-    let cleared: Vec<&str> = exit
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
+    let (_, cleared) = set_cookies(exit.headers());
     assert_eq!(cleared.len(), 2, "{cleared:?}");
     assert!(
         cleared
@@ -965,11 +884,8 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
         text.replace("title: Hello, world", "title: Hello, from JS"),
     )
     .unwrap();
-    let revalidate = |path: &str| {
-        http.post(server.url(&format!("/api/js/revalidate?path={path}")))
-            .send()
-    };
-    let ok = revalidate("/blog/hello-world").await.unwrap();
+    let revalidate = |path: &str| http.post(server.url(&format!("/api/js/revalidate?path={path}")));
+    let ok = revalidate("/blog/hello-world").send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     let page = http
         .get(server.url("/blog/hello-world"))
@@ -977,23 +893,13 @@ async fn js_routes_enter_and_leave_preview_mode_and_revalidate_pages() {
         .await
         .unwrap();
     assert!(page.text().await.unwrap().contains("Hello, from JS"));
-    let bad: serde_json::Value = revalidate("blog/hello-world")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = json_of(revalidate("blog/hello-world")).await;
     assert_eq!(
         bad["error"],
         "Invalid urlPath provided to revalidate(), must be a path e.g. /blog/post-1, received \
          blog/hello-world"
     );
-    let unknown: serde_json::Value = revalidate("/tags/nope")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unknown = json_of(revalidate("/tags/nope")).await;
     assert_eq!(
         unknown["error"],
         "Failed to revalidate /tags/nope: Invalid response 404"

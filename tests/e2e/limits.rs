@@ -372,18 +372,8 @@ async fn torture_healthy_requests_succeed_while_guests_and_clients_misbehave() {
     // A small host, so the pool attack below would take all of it without client shares.
     let server = Server::builder()
         .dist(&dist_with("torture", CONFIG))
-        .args(&[
-            "--max-instances",
-            "64",
-            "--instances-per-connection",
-            "8",
-            "--instances-per-client",
-            "24",
-            "--header-timeout",
-            "2s",
-            "--idle-timeout",
-            "3s",
-        ])
+        .pool(64, 8, 24)
+        .args(&["--header-timeout", "2s", "--idle-timeout", "3s"])
         .start();
     let pid = server.pid();
     // The attackers come from 127.0.0.1; healthy clients and hostile guests from elsewhere,

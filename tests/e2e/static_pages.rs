@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 /// A private copy of the blog's dist, for tests that change its data.
-fn blog_copy(name: &str) -> PathBuf {
+pub(crate) fn blog_copy(name: &str) -> PathBuf {
     let dist = example_dist("blog");
     let copy = scratch_dir(name).join("dist");
     let status = std::process::Command::new("cp")
@@ -517,7 +517,7 @@ async fn an_api_route_revalidates_a_path_on_demand() {
 }
 
 /// The cookies a response sets, as `name=value` pairs, and their full `Set-Cookie` lines.
-fn set_cookies(headers: &HeaderMap) -> (Vec<String>, Vec<String>) {
+pub(crate) fn set_cookies(headers: &HeaderMap) -> (Vec<String>, Vec<String>) {
     let lines: Vec<String> = headers
         .get_all("set-cookie")
         .iter()

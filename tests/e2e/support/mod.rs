@@ -157,6 +157,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Sizes the instance pool: its total, and the shares one connection and one client may
+    /// hold (`--max-instances`, `--instances-per-connection`, `--instances-per-client`).
+    pub fn pool(self, max: usize, per_connection: usize, per_client: usize) -> Self {
+        let [max, per_connection, per_client] =
+            [max, per_connection, per_client].map(|n| n.to_string());
+        self.args(&[
+            "--max-instances",
+            &max,
+            "--instances-per-connection",
+            &per_connection,
+            "--instances-per-client",
+            &per_client,
+        ])
+    }
+
     /// Sets an environment variable for the host process.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
@@ -438,6 +453,15 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// Sends `request` and reads its body as JSON, so a test reads the value and not the plumbing;
+/// a body that is not JSON fails the test with the body in the message.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let response = request.send().await.unwrap();
+    let url = response.url().clone();
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{url}: not JSON ({error}): {text}"))
 }
 
 /// Builds a standalone crate for wasm32-wasip2 with plain cargo and returns its component.
