@@ -60,7 +60,7 @@ async function main() {
       fail(`snapshotting the routes' top-level code failed: ${message}`);
     }
     const partial = `${cached}.partial-${process.pid}`;
-    await writeFile(partial, component);
+    await writeFile(partial, withReuseMark(component));
     await rename(partial, cached);
   }
   await mkdir(dirname(job.out), { recursive: true });
@@ -70,6 +70,30 @@ async function main() {
   process.stdout.write(
     `${JSON.stringify({ sha256, cached: hit, millis: Date.now() - started })}\n`,
   );
+}
+
+/// The custom section that tells the host it may serve a route's next request with the same
+/// instance: the runtime hands every host resource back before a request ends
+/// (runtime/incoming.js). The host reads it in engine/compile.rs.
+const REUSE_SECTION = 'routelet:instance-reuse';
+
+/// `component` with the reuse section appended (a custom section may stand anywhere).
+function withReuseMark(component) {
+  const leb = (n) => {
+    const bytes = [];
+    do {
+      let byte = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) byte |= 0x80;
+      bytes.push(byte);
+    } while (n !== 0);
+    return bytes;
+  };
+  const name = Buffer.from(REUSE_SECTION);
+  const payload = Buffer.from('route');
+  const contents = Buffer.concat([Buffer.from(leb(name.length)), name, payload]);
+  const header = Buffer.from([0, ...leb(contents.length)]);
+  return Buffer.concat([Buffer.from(component), header, contents]);
 }
 
 /// One ES module holding every route, in route-table order, and the runtime that serves them.
@@ -88,7 +112,7 @@ async function bundle(esbuild, job) {
     `import ${JSON.stringify(join(runtime, 'globals.js'))};`,
     `import { serve } from ${JSON.stringify(join(runtime, 'serve.js'))};`,
     imports,
-    `serve([\n${table}\n]);`,
+    `export const incomingHandler = serve([\n${table}\n]);`,
   ].join('\n');
   let result;
   try {
@@ -236,6 +260,8 @@ async function toolVersions() {
     const manifest = join(packageDir(name), 'package.json');
     digest.update(`${name}@${JSON.parse(await readFile(manifest, 'utf8')).version}\0`);
   }
+  // This file too: it shapes the component (the reuse section).
+  digest.update(await readFile(fileURLToPath(import.meta.url))).update('\0');
   for (const name of (await readdir(runtime)).sort()) {
     digest.update(name).update('\0').update(await readFile(join(runtime, name))).update('\0');
   }

@@ -1,6 +1,9 @@
-// Next.js's API route contract, `handler(req, res)`, over a web `Request` and `Response`: the body
-// parsed before the handler runs (or streamed, with `bodyParser: false`), `res` helpers with
-// Next.js's defaults and messages, and a 500 for a handler that throws or never answers.
+// Next.js's API route contract, `handler(req, res)`: the body parsed before the handler runs (or
+// streamed, with `bodyParser: false`), `res` helpers with Next.js's defaults and messages, and a
+// 500 for a handler that throws or never answers. A request comes in as `{ method, url,
+// headers, body }` (headers iterable as lower-case `[name, value]` pairs, body a ReadableStream
+// or null: a web `Request` is one) and the answer is `{ status, headers, body }` (a list of
+// pairs; bytes, a ReadableStream or null), plain objects that cost the interpreter little.
 
 import {
   clearPreviewData as hostClearPreviewData,
@@ -28,6 +31,19 @@ export class ApiError extends Error {
 /** Sizes as Next.js's config spells them (`'1mb'`, `'500kb'`, or a number of bytes). */
 export function parseSize(size) {
   if (typeof size === 'number') return size;
+  // Parsed once per text: every request asks for its route's limits, and without a JIT
+  // (componentize-js runs SpiderMonkey's interpreter) a regular expression is dear.
+  let bytes = parsedSizes.get(size);
+  if (bytes === undefined) {
+    bytes = parseSizeText(size);
+    parsedSizes.set(size, bytes);
+  }
+  return bytes;
+}
+
+const parsedSizes = new Map();
+
+function parseSizeText(size) {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$/i.exec(String(size));
   if (!match) throw new Error(`Invalid size ${JSON.stringify(size)} in the route's config`);
   const unit = { b: 0, kb: 1, mb: 2, gb: 3, tb: 4, pb: 5 }[(match[2] ?? 'b').toLowerCase()];
@@ -127,6 +143,8 @@ function parseContentType(header) {
   return { type: type.trim().toLowerCase(), charset };
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Reads a whole body, refusing it once it passes `limit` bytes. */
 async function readBody(stream, limit, limitText) {
   if (!stream) return new Uint8Array(0);
@@ -188,7 +206,8 @@ export async function handle(route, request, params) {
   const run = (async () => {
     if (api.bodyParser !== false) {
       const limitText = api.bodyParser?.sizeLimit ?? '1mb';
-      const bytes = await readBody(request.body, parseSize(limitText), limitText);
+      const limit = parseSize(limitText);
+      const bytes = request.body ? await readBody(request.body, limit, limitText) : EMPTY;
       req.body = parseBody(bytes, req.headers['content-type']);
     } else {
       req.body = undefined;
@@ -392,13 +411,11 @@ class ApiResponse {
     } else {
       this.headersSent = true;
       const empty = this.#bodiless() || bytes.byteLength === 0;
-      this.#resolve(
-        new Response(empty ? null : bytes, {
-          status: this.statusCode,
-          statusText: this.statusMessage,
-          headers: this.#webHeaders(),
-        }),
-      );
+      this.#resolve({
+        status: this.statusCode,
+        headers: this.#headerList(),
+        body: empty ? null : bytes,
+      });
     }
     callback?.();
     this.#emit('finish');
@@ -551,13 +568,11 @@ class ApiResponse {
       },
       { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
     );
-    this.#resolve(
-      new Response(this.#bodiless() ? null : body, {
-        status: this.statusCode,
-        statusText: this.statusMessage,
-        headers: this.#webHeaders(),
-      }),
-    );
+    this.#resolve({
+      status: this.statusCode,
+      headers: this.#headerList(),
+      body: this.#bodiless() ? null : body,
+    });
   }
 
   async #pipe(stream) {
@@ -580,12 +595,14 @@ class ApiResponse {
     }
   }
 
-  #webHeaders() {
-    const headers = new Headers();
+  /** The headers as `[name, value]` pairs, a header set to a list once per value. */
+  #headerList() {
+    const list = [];
     for (const [, [name, value]] of this.#headers) {
-      for (const one of [value].flat()) headers.append(name, String(one));
+      if (Array.isArray(value)) for (const one of value) list.push([name, String(one)]);
+      else list.push([name, String(value)]);
     }
-    return headers;
+    return list;
   }
 }
 

@@ -6,6 +6,7 @@ import { open as openBucket } from 'wasi:keyvalue/store@0.2.0-draft';
 import { increment as incrementKey } from 'wasi:keyvalue/atomics@0.2.0-draft';
 import { Connection } from 'routelet:route/sql@0.1.0';
 import { env } from './process.js';
+import { dispose } from './resources.js';
 
 export { env };
 
@@ -57,6 +58,12 @@ export class Store {
       }
     }
     return this.#bucket;
+  }
+
+  /** Hands the store back to the host; the next call opens it again. */
+  release() {
+    dispose(this.#bucket);
+    this.#bucket = undefined;
   }
 
   #call(operation) {
@@ -220,6 +227,13 @@ export class Database {
     this.name = name;
   }
 
+  /** Hands the connection back to the host (an open transaction is rolled back); the next
+   * call opens another. */
+  release() {
+    dispose(this.#connection);
+    this.#connection = undefined;
+  }
+
   #call(operation) {
     try {
       this.#connection ??= Connection.open(this.name);
@@ -266,6 +280,13 @@ export class Database {
 }
 
 const databases = new Map();
+
+/** Hands back every store and connection the ending request opened: on the host they belong to
+ * that request. */
+export function releaseHandles() {
+  for (const store of stores.values()) store.release();
+  for (const database of databases.values()) database.release();
+}
 
 /** The SQL databases: `sql.query(...)` uses `default`; `sql.open(name)` another granted one. */
 export const sql = {

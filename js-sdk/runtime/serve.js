@@ -1,9 +1,11 @@
 // The component's entry: every request goes to the route the host matched, by its pattern.
 // The route table is the app's; the host decides which route a request is for, and grants,
-// limits and a fresh instance per request stay the host's business.
+// limits and which instance serves it (one per route, reused) stay the host's business.
 
 import { matchedPattern, params as routeParams } from 'routelet:route/context@0.1.0';
+import { incomingHandler, plainAnswer } from './incoming.js';
 import { handle } from './next.js';
+import { releaseHandles } from './routelet.js';
 import { state } from './state.js';
 import { warm } from './warm.js';
 
@@ -20,10 +22,10 @@ export function serve(table) {
     routes.set(pattern, { pattern, file, module });
   }
   warm();
-  addEventListener('fetch', (event) => {
+  return incomingHandler((request) => {
     state.serving = true;
-    event.respondWith(dispatch(routes, event.request));
-  });
+    return dispatch(routes, request);
+  }, releaseHandles);
 }
 
 async function dispatch(routes, request) {
@@ -31,7 +33,7 @@ async function dispatch(routes, request) {
   const route = routes.get(pattern);
   if (!route) {
     console.error(`this component has no JavaScript route ${pattern}; rebuild the app`);
-    return new Response('Internal Server Error', { status: 500 });
+    return plainAnswer(500, 'Internal Server Error');
   }
   const params = {};
   for (const { name, value } of routeParams()) params[name] = value.val;

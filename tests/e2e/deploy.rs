@@ -63,7 +63,7 @@ fn unique() -> usize {
 }
 
 /// A host serving `dist` with the admin API on a free port, its data in `data`.
-fn start_admin(dist: Option<&Path>, data: &Path) -> Server {
+pub(crate) fn start_admin(dist: Option<&Path>, data: &Path) -> Server {
     let mut host = Server::builder().data_dir(data).admin();
     if let Some(dist) = dist {
         host = host.dist(dist);
@@ -72,7 +72,7 @@ fn start_admin(dist: Option<&Path>, data: &Path) -> Server {
 }
 
 /// Runs an admin command (`deploy`, `rollback`...) against `server` with its generated token.
-fn admin(server: &Server, data: &Path, args: &[&str]) -> Output {
+pub(crate) fn admin(server: &Server, data: &Path, args: &[&str]) -> Output {
     let url = server.admin_url();
     let token = data.join("admin-token");
     let mut all = args.to_vec();
@@ -80,7 +80,7 @@ fn admin(server: &Server, data: &Path, args: &[&str]) -> Output {
     run_routelet(&all)
 }
 
-fn succeeded(output: &Output) -> String {
+pub(crate) fn succeeded(output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

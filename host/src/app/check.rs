@@ -43,6 +43,8 @@ pub struct CheckedRoute {
     pub file: RouteFile,
     /// Its compiled component.
     pub component: Component,
+    /// Whether one instance may serve several of its requests (the component says so).
+    pub reusable: bool,
     /// API route or page.
     pub role: Role,
     /// The limits it runs under, when it is an API route.
@@ -87,9 +89,9 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
     let roles: Vec<Role> = files
         .iter()
         .zip(&components)
-        .map(|((route, _), component)| {
-            let page =
-                !is_api_route(route.pattern()) && static_pages::is_page(&engine.wasm, component);
+        .map(|((route, _), compiled)| {
+            let page = !is_api_route(route.pattern())
+                && static_pages::is_page(&engine.wasm, &compiled.component);
             if page { Role::Page } else { Role::Route }
         })
         .collect();
@@ -111,7 +113,11 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
     check_config(&config, &setups)?;
     let app_limits = RouteLimits::app(&config.section(LIMITS)?, &engine.limits)?;
     let mut routes = Vec::with_capacity(components.len());
-    for (((route, file), component), setup) in files.iter().zip(components).zip(&setups) {
+    for (((route, file), compiled), setup) in files.iter().zip(components).zip(&setups) {
+        let compile::Compiled {
+            component,
+            reusable,
+        } = compiled;
         let pattern = route.pattern();
         let limits = app_limits.route(pattern, route_limits(setup)?.as_ref(), &engine.limits)?;
         match setup.role {
@@ -122,6 +128,7 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
             pattern: pattern.to_owned(),
             file: file.clone(),
             component,
+            reusable,
             role: setup.role,
             limits,
         });

@@ -18,6 +18,7 @@ use crate::engine::compile_cache::CompileCache;
 use crate::factors::preview::Revalidate;
 use crate::factors::{AppFactors, AppSetup, Role, RouteSetup};
 use crate::request::Handler;
+use crate::request::reuse::IdleInstances;
 use crate::static_pages::{self, sandbox::PageLimits, sandbox::PageSource};
 
 /// Checks a dist folder, opens its factors and loads it, the blocking parts off the async
@@ -103,6 +104,9 @@ pub fn load(
                     limits: route.limits,
                     metrics: crate::metrics::RouteMetrics::new(pattern),
                     factors: route_factors,
+                    idle: route
+                        .reusable
+                        .then(|| Arc::new(IdleInstances::new(engine.limits.max_instances))),
                 };
                 Target::Handler(Box::new(HandlerRoute {
                     file: route.file,

@@ -36,6 +36,42 @@ struct Checked {
     bytes: Vec<u8>,
 }
 
+/// The custom section a component carries when an instance of it may serve more than one
+/// request of one route (Routelet's JavaScript build writes it: js-sdk/build.mjs), and what
+/// the section says.
+const REUSE_SECTION: (&str, &[u8]) = ("routelet:instance-reuse", b"route");
+
+/// Whether the component's own top-level custom sections ask for instance reuse; anything that
+/// does not parse asks for nothing (compiling it reports what is wrong).
+fn asks_for_reuse(bytes: &[u8]) -> bool {
+    use wasmparser::Payload;
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::Version { .. }) => depth += 1,
+            Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Payload::CustomSection(section))
+                if depth == 1 && (section.name(), section.data()) == REUSE_SECTION =>
+            {
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A route file's compiled component, and whether one instance may serve several of the
+/// route's requests.
+#[derive(Clone)]
+pub struct Compiled {
+    /// What instances are made from.
+    pub component: Component,
+    /// Set when the component carries the reuse section.
+    pub reusable: bool,
+}
+
 /// Reads, checks and compiles every file, in order: all or nothing.
 ///
 /// Each distinct component (by SHA-256) is compiled once, whatever number of routes share it,
@@ -44,7 +80,7 @@ pub fn compile_all(
     engine: &Engine,
     cache: &CompileCache,
     files: &[&RouteFile],
-) -> anyhow::Result<Vec<Component>> {
+) -> anyhow::Result<Vec<Compiled>> {
     let mut distinct: HashMap<String, (Checked, &RouteFile)> = HashMap::new();
     let mut shas = Vec::with_capacity(files.len());
     // Hard links to one file (a build writes an app's JS component once and links it for each
@@ -64,9 +100,19 @@ pub fn compile_all(
             .entry(checked.sha256.clone())
             .or_insert((checked, file));
     }
+    let reusable: HashMap<String, bool> = distinct
+        .iter()
+        .map(|(sha, (checked, _))| (sha.clone(), asks_for_reuse(&checked.bytes)))
+        .collect();
     let jobs: Vec<(Checked, &RouteFile)> = distinct.into_values().collect();
     let compiled = compile_parallel(engine, cache, &jobs)?;
-    Ok(shas.iter().map(|sha| compiled[sha].clone()).collect())
+    Ok(shas
+        .iter()
+        .map(|sha| Compiled {
+            component: compiled[sha].clone(),
+            reusable: reusable[sha],
+        })
+        .collect())
 }
 
 /// Checks that a component imports only what this host provides and serves `wasi:http`.
@@ -200,5 +246,30 @@ mod tests {
         assert_eq!(wasm_kind(b"\0asm\x01\0\0\0rest"), WasmKind::CoreModule);
         assert_eq!(wasm_kind(b"#!/bin/sh\n"), WasmKind::NotWasm);
         assert_eq!(wasm_kind(b"\0as"), WasmKind::NotWasm);
+    }
+
+    /// A custom section: id 0, size, name, payload (all short enough for one-byte sizes).
+    fn custom(name: &str, payload: &[u8]) -> Vec<u8> {
+        let mut contents = vec![name.len() as u8];
+        contents.extend_from_slice(name.as_bytes());
+        contents.extend_from_slice(payload);
+        let mut section = vec![0, contents.len() as u8];
+        section.extend(contents);
+        section
+    }
+
+    #[test]
+    fn only_the_components_own_reuse_section_asks_for_reuse() {
+        let component = b"\0asm\x0d\0\x01\0".to_vec();
+        let (name, payload) = REUSE_SECTION;
+        let marked = [component.clone(), custom(name, payload)].concat();
+        assert!(asks_for_reuse(&marked));
+        assert!(!asks_for_reuse(&component));
+        let other = [component.clone(), custom(name, b"process")].concat();
+        assert!(!asks_for_reuse(&other));
+        // The same section inside a nested core module (section id 1) is not the component's.
+        let module = [b"\0asm\x01\0\0\0".to_vec(), custom(name, payload)].concat();
+        let nested = [component, vec![1, module.len() as u8], module].concat();
+        assert!(!asks_for_reuse(&nested));
     }
 }

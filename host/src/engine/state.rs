@@ -43,6 +43,23 @@ impl GuestState {
 }
 
 impl GuestState {
+    /// Readies an instance's store for its next request: that request's factors and a fresh
+    /// memory limiter (the instance's memory stays under the same limit), a fresh `wasi:http`
+    /// context, and yielding at the next epoch tick again.
+    pub fn renew(store: &mut Store<GuestState>, limiter: MemoryLimiter, factors: RequestFactors) {
+        let state = store.data_mut();
+        state.limiter = limiter;
+        state.factors = factors;
+        state.http = WasiHttpCtx::new();
+        store.set_epoch_deadline(1);
+    }
+
+    /// True once the guest has handed back every resource the host gave it: nothing of a
+    /// request it served (a body, a stream, a store's handle) can reach the next one.
+    pub fn holds_nothing(&self) -> bool {
+        self.table.is_empty() && !self.factors.hold_resources()
+    }
+
     /// Set once the memory limit refused growth.
     pub fn memory_hit(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         self.limiter.hit()

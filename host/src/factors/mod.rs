@@ -144,4 +144,11 @@ pub trait Factor: 'static {
         let _ = state;
         None
     }
+
+    /// Whether the guest still holds something this factor opened for the request (a store, a
+    /// connection): such an instance is not kept for another request.
+    fn holds_resources(state: &Self::Request) -> bool {
+        let _ = state;
+        false
+    }
 }

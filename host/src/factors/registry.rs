@@ -104,6 +104,11 @@ macro_rules! factors {
             pub fn response_hooks(&self) -> Vec<ResponseHook> {
                 [$(<$factor as Factor>::respond(&self.$field),)*].into_iter().flatten().collect()
             }
+
+            /// Whether the guest still holds anything a factor opened for it.
+            pub fn hold_resources(&self) -> bool {
+                false $(|| <$factor as Factor>::holds_resources(&self.$field))*
+            }
         }
     };
 }

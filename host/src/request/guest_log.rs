@@ -39,6 +39,16 @@ impl GuestOutput {
         }
     }
 
+    /// Labels the lines from now on with `request_id`, for an instance that serves another
+    /// request; a partial line left by the last request is logged under that request first.
+    pub fn relabel(&self, request_id: Arc<str>) {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if !lines.pending.is_empty() {
+            lines.emit();
+        }
+        lines.request_id = request_id;
+    }
+
     fn write_bytes(&self, bytes: &[u8]) {
         self.lines
             .lock()
@@ -166,6 +176,16 @@ mod tests {
         assert_eq!(out.lines.lock().unwrap().pending, b"thr");
         out.write_bytes(b"ee\n");
         assert!(out.lines.lock().unwrap().pending.is_empty());
+    }
+
+    #[test]
+    fn a_relabelled_output_logs_the_last_requests_partial_line_under_it() {
+        let out = output();
+        out.write_bytes(b"half");
+        out.relabel("next".into());
+        let lines = out.lines.lock().unwrap();
+        assert!(lines.pending.is_empty());
+        assert_eq!(&*lines.request_id, "next");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::limits::RouteLimits;
+use super::reuse::IdleInstances;
 use crate::engine::state::GuestState;
 use crate::factors::RouteFactors;
 use crate::metrics::RouteMetrics;
@@ -23,4 +24,6 @@ pub struct Handler {
     pub metrics: RouteMetrics,
     /// What each factor granted it.
     pub factors: RouteFactors,
+    /// The instances kept between its requests, when its component asks for reuse.
+    pub idle: Option<Arc<IdleInstances>>,
 }

@@ -6,6 +6,7 @@ pub mod failure;
 pub mod guest_log;
 pub mod handler;
 pub mod limits;
+pub mod reuse;
 pub mod run;
 pub mod shares;
 

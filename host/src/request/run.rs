@@ -1,6 +1,6 @@
 //! Running a route's handler for one request, in four steps: admit (body cap, concurrency),
-//! state (the store), call (a fresh instance under the time limit) and outcome. [`report`] is
-//! the one place a failure is logged and counted.
+//! state (the store: a fresh one, or an instance the route kept), call (under the time limit)
+//! and outcome. [`report`] is the one place a failure is logged and counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::Proxy;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -19,12 +20,14 @@ use super::body_limits::{BodyFault, BodyFaults, CappedBody, EndsWithGuest, count
 use super::failure::GuestFailure;
 use super::guest_log::{GuestOutput, Stream};
 use super::handler::Handler;
+use super::reuse::Idle;
 use super::shares::{Client, SharePermit};
 use crate::engine::limits::MemoryLimiter;
 use crate::engine::state::GuestState;
 use crate::factors::{AppFactors, RequestSetup, ResponseHook, Role};
 
-/// Runs `handler` for one request in a fresh instance and returns its response once it starts.
+/// Runs `handler` for one request in a fresh instance (or one its route kept, for components
+/// that ask for reuse) and returns its response once it starts.
 ///
 /// The body keeps streaming from the guest after this returns. Every failure is reported once,
 /// with the route and request id, whether or not the response had already started.
@@ -39,8 +42,8 @@ pub async fn run(
 ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
     let outcome = async {
         let admitted = admit(handler, client, request)?;
-        let (store, hooks) = state(engine, factors, handler, params, &request_id);
-        call(handler, &request_id, admitted, store, hooks).await
+        let (instance, hooks) = state(engine, factors, handler, params, &request_id);
+        call(handler, &request_id, admitted, instance, hooks).await
     };
     outcome.await.map_err(|failure| match failure {
         Reported::Refused(failure) => report(handler, &request_id, failure, true),
@@ -95,21 +98,26 @@ fn admit(
     })
 }
 
+/// What a request runs in: a fresh store to instantiate into, or an instance its route kept.
+struct Instance {
+    store: Store<GuestState>,
+    /// The kept instance's export; `None` for a fresh store.
+    kept: Option<Proxy>,
+    outputs: [GuestOutput; 2],
+    /// Requests served before this one.
+    served: u32,
+}
+
 /// The store of one request: WASI with the route's environment and its output in the log,
-/// the memory limit, and every factor's request state.
+/// the memory limit, and every factor's request state; in a kept instance, the same, made
+/// anew for this request.
 fn state(
     engine: &wasmtime::Engine,
     factors: &AppFactors,
     handler: &Handler,
     params: Params,
     request_id: &Arc<str>,
-) -> (Store<GuestState>, Vec<ResponseHook>) {
-    let output = |stream| GuestOutput::new(handler.pattern.clone(), request_id.clone(), stream);
-    let wasi = WasiCtx::builder()
-        .envs(&handler.env)
-        .stdout(output(Stream::Stdout))
-        .stderr(output(Stream::Stderr))
-        .build();
+) -> (Instance, Vec<ResponseHook>) {
     let request_factors = factors.request(
         &handler.factors,
         RequestSetup {
@@ -121,19 +129,49 @@ fn state(
     );
     let hooks = request_factors.response_hooks();
     let limiter = MemoryLimiter::new(handler.limits.memory_bytes);
-    (
-        GuestState::store(engine, wasi, limiter, request_factors),
-        hooks,
-    )
+    if let Some(idle) = handler.idle.as_ref().and_then(|idle| idle.take()) {
+        let Idle {
+            mut store,
+            proxy,
+            outputs,
+            served,
+            ..
+        } = idle;
+        for output in &outputs {
+            output.relabel(request_id.clone());
+        }
+        GuestState::renew(&mut store, limiter, request_factors);
+        let instance = Instance {
+            store,
+            kept: Some(proxy),
+            outputs,
+            served,
+        };
+        return (instance, hooks);
+    }
+    let output = |stream| GuestOutput::new(handler.pattern.clone(), request_id.clone(), stream);
+    let outputs = [output(Stream::Stdout), output(Stream::Stderr)];
+    let wasi = WasiCtx::builder()
+        .envs(&handler.env)
+        .stdout(outputs[0].clone())
+        .stderr(outputs[1].clone())
+        .build();
+    let instance = Instance {
+        store: GuestState::store(engine, wasi, limiter, request_factors),
+        kept: None,
+        outputs,
+        served: 0,
+    };
+    (instance, hooks)
 }
 
-/// Instantiates and calls the handler in its own task, under the time limit, and waits for the
-/// response to start (or for the guest to end without one).
+/// Instantiates (unless the instance was kept) and calls the handler in its own task, under the
+/// time limit, and waits for the response to start (or for the guest to end without one).
 async fn call(
     handler: &Handler,
     request_id: &Arc<str>,
     admitted: Admitted,
-    mut store: Store<GuestState>,
+    instance: Instance,
     hooks: Vec<ResponseHook>,
 ) -> Result<hyper::Response<HyperOutgoingBody>, Reported> {
     let Admitted {
@@ -141,6 +179,12 @@ async fn call(
         faults,
         permits,
     } = admitted;
+    let Instance {
+        mut store,
+        kept,
+        outputs,
+        served,
+    } = instance;
     let (sender, receiver) = oneshot::channel();
     let bad_request = |e: wasmtime::Error| Reported::Now(GuestFailure::BadRequest(e.to_string()));
     let incoming = store
@@ -158,6 +202,7 @@ async fn call(
     let timeout = handler.limits.timeout;
     let memory_hit = store.data().memory_hit();
     let instantiations = handler.metrics.instantiations.clone();
+    let idle = handler.idle.clone();
     let reporter = Reporter {
         pattern: handler.pattern.clone(),
         request_id: request_id.clone(),
@@ -168,20 +213,26 @@ async fn call(
         // The client's share and the route's slot are held until the instance is gone, body
         // streaming included.
         let _permits = permits;
-        instantiations.inc();
         let call = async {
-            let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
-                if e.is::<wasmtime::PoolConcurrencyLimitError>() {
-                    GuestFailure::Busy(e.to_string())
-                } else {
-                    trap(e, &memory_hit)
+            let proxy = match kept {
+                Some(proxy) => proxy,
+                None => {
+                    instantiations.inc();
+                    pre.instantiate_async(&mut store).await.map_err(|e| {
+                        if e.is::<wasmtime::PoolConcurrencyLimitError>() {
+                            GuestFailure::Busy(e.to_string())
+                        } else {
+                            trap(e, &memory_hit)
+                        }
+                    })?
                 }
-            })?;
+            };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, incoming, outparam)
                 .await
-                .map_err(|e| trap(e, &memory_hit))
+                .map_err(|e| trap(e, &memory_hit))?;
+            Ok(proxy)
         };
         let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome,
@@ -190,14 +241,28 @@ async fn call(
         // Before the store goes: dropping it ends the response body, which must know by then
         // whether that end is clean.
         let _ = finished.send(outcome.is_ok());
-        drop(store);
-        // A guest may survive a refused allocation (JavaScript engines throw "out of memory"
-        // and the route answers 500 itself): the limit was still hit, and is logged as such.
-        if outcome.is_ok() && memory_hit.load(Ordering::Relaxed) {
-            reporter.survived_memory_limit();
+        let memory_limit_hit = memory_hit.load(Ordering::Relaxed);
+        match (outcome, idle) {
+            // Kept only when nothing of this request can reach the next: it ended well, under
+            // its memory limit, and handed back every host resource.
+            (Ok(proxy), Some(idle)) if !memory_limit_hit && store.data().holds_nothing() => {
+                idle.put(Idle::new(store, proxy, outputs, served + 1));
+                Ok(())
+            }
+            (outcome, _) => {
+                drop(store);
+                // A guest may survive a refused allocation (JavaScript engines throw "out of
+                // memory" and the route answers 500 itself): the limit was still hit, and is
+                // logged as such.
+                if outcome.is_ok() && memory_limit_hit {
+                    reporter.survived_memory_limit();
+                }
+                // Reported here, since the response may have started long ago.
+                outcome
+                    .map(drop)
+                    .map_err(|failure| reporter.report(failure))
+            }
         }
-        // Reported here, since the response may have started long ago.
-        outcome.map_err(|failure| reporter.report(failure))
     });
 
     let answer = receiver.await;

@@ -106,6 +106,10 @@ impl Factor for KeyValueFactor {
             Role::Page => state.read_only(),
         }
     }
+
+    fn holds_resources(state: &KeyValue) -> bool {
+        !state.table.is_empty()
+    }
 }
 
 /// One open store, as a `wasi:keyvalue/store.bucket` resource.

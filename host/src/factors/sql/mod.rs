@@ -155,6 +155,10 @@ impl Factor for SqlFactor {
             Role::Page => state.read_only(),
         }
     }
+
+    fn holds_resources(state: &Sql) -> bool {
+        !state.table.is_empty()
+    }
 }
 
 /// A pooled connection of either backend.
