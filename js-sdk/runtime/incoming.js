@@ -177,7 +177,13 @@ function outgoingResponse(answer) {
     return outgoingResponse(plainAnswer(500, 'Internal Server Error'));
   }
   const outgoing = new OutgoingResponse(fields);
-  outgoing.setStatusCode(answer.status);
+  try {
+    outgoing.setStatusCode(answer.status);
+  } catch {
+    dispose(outgoing);
+    console.error(`the route answered with status ${answer.status}, which HTTP has not: it answers 500`);
+    return outgoingResponse(plainAnswer(500, 'Internal Server Error'));
+  }
   return outgoing;
 }
 

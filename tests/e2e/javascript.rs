@@ -68,6 +68,8 @@ export default function handler(req, res) {
     case 'size': return res.send(String(req.body.length));
     case 'body': return res.json({ body: req.body });
     case 'big': return res.send('z'.repeat(5 * 1024 * 1024));
+    case 'bad-status': return res.status(1000).send('no such status');
+    case 'bad-header': return res.setHeader('x-bad', 'a\nb').send('no such header');
   }
 }
 "#;
@@ -386,6 +388,32 @@ async fn next_js_handlers_run_unchanged_beside_rust_routes() {
         "{}",
         server.log()
     );
+
+    // A status or header HTTP cannot carry is a 500 with a line that names it; the route serves on.
+    for (what, logged) in [
+        (
+            "bad-status",
+            "the route answered with status 1000, which HTTP has not",
+        ),
+        (
+            "bad-header",
+            "the route set an invalid response header \"x-bad\"",
+        ),
+    ] {
+        let bad = http
+            .get(server.url(&format!("/api/res?what={what}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::INTERNAL_SERVER_ERROR, "{what}");
+        assert!(server.wait_for_log(logged), "{}", server.log());
+    }
+    let fine = http
+        .get(server.url("/api/res?what=etag"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), StatusCode::OK);
 
     // With `externalResolver`, a handler may answer after it returned.
     let later = http.get(server.url("/api/later")).send().await.unwrap();
