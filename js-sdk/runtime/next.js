@@ -145,9 +145,8 @@ function parseContentType(header) {
 
 const EMPTY = new Uint8Array(0);
 
-/** Reads a whole body, refusing it once it passes `limit` bytes. */
+/** Reads a whole body stream, refusing it once it passes `limit` bytes. */
 async function readBody(stream, limit, limitText) {
-  if (!stream) return new Uint8Array(0);
   const parts = [];
   let total = 0;
   const reader = stream.getReader();
@@ -411,11 +410,7 @@ class ApiResponse {
     } else {
       this.headersSent = true;
       const empty = this.#bodiless() || bytes.byteLength === 0;
-      this.#resolve({
-        status: this.statusCode,
-        headers: this.#headerList(),
-        body: empty ? null : bytes,
-      });
+      this.#answer(empty ? null : bytes);
     }
     callback?.();
     this.#emit('finish');
@@ -568,11 +563,7 @@ class ApiResponse {
       },
       { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
     );
-    this.#resolve({
-      status: this.statusCode,
-      headers: this.#headerList(),
-      body: this.#bodiless() ? null : body,
-    });
+    this.#answer(this.#bodiless() ? null : body);
   }
 
   async #pipe(stream) {
@@ -593,6 +584,11 @@ class ApiResponse {
         `API response for ${this.#req.url} exceeds ${this.#limit.text}. API Routes are meant to respond quickly. https://nextjs.org/docs/messages/api-routes-response-size-limit`,
       );
     }
+  }
+
+  /** Hands the runtime the answer: the status and headers as they are now, and `body`. */
+  #answer(body) {
+    this.#resolve({ status: this.statusCode, headers: this.#headerList(), body });
   }
 
   /** The headers as `[name, value]` pairs, a header set to a list once per value. */
