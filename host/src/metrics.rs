@@ -72,6 +72,10 @@ pub struct Metrics {
     pub active_deployment: Family<DeploymentLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
     /// Outbound calls the allow-list refused.
     pub outbound_denied: Family<RouteLabels, Counter<u64, AtomicU64>>,
+    /// 1 while the control-plane database answers (0 when there is none configured).
+    pub control_plane_up: Gauge,
+    /// The control plane's generation this host serves, so hosts that lag show.
+    pub active_generation: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -142,6 +146,19 @@ impl Metrics {
             "Outbound HTTP requests refused by the allow-list or the address check, by route",
             outbound_denied.clone(),
         );
+        let control_plane_up = Gauge::default();
+        registry.register(
+            "control_plane_up",
+            "1 while the control-plane database answers this host, 0 when it does not or none \
+             is configured",
+            control_plane_up.clone(),
+        );
+        let active_generation = Gauge::default();
+        registry.register(
+            "active_generation",
+            "The control-plane generation this host serves (0 without a control plane)",
+            active_generation.clone(),
+        );
         Self {
             registry,
             requests,
@@ -154,6 +171,8 @@ impl Metrics {
             deploys,
             active_deployment,
             outbound_denied,
+            control_plane_up,
+            active_generation,
         }
     }
 

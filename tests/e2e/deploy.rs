@@ -49,7 +49,7 @@ fn built() -> PathBuf {
 }
 
 /// A copy of the built dist whose `/api/version` answers `version`.
-fn version_dist(version: &str) -> PathBuf {
+pub(crate) fn version_dist(version: &str) -> PathBuf {
     dist_with_config(
         &built(),
         &format!("deploy-{version}-{}", unique()),

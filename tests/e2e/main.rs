@@ -8,6 +8,7 @@ mod blog_api;
 mod browser;
 mod build_cli;
 mod cancellation;
+mod cluster;
 mod compile_cache;
 mod data;
 mod deploy;

@@ -93,7 +93,22 @@ impl Admin {
             (&Method::GET, "/readyz") => {
                 let app = self.live.current();
                 let id = app.deployment().unwrap_or("(dist folder)");
-                responses::text(StatusCode::OK, &format!("ready: {id}\n"))
+                let fleet = match self.deployer.control() {
+                    None => String::new(),
+                    Some(control) => match control.down_reason() {
+                        None => format!(
+                            "; control plane {} up, generation {}",
+                            control.shown_url,
+                            crate::metrics::get().active_generation.get()
+                        ),
+                        Some(why) => format!(
+                            "; control plane {} unreachable {why}: serving the local active \
+                             deployment, deploys are refused",
+                            control.shown_url
+                        ),
+                    },
+                };
+                responses::text(StatusCode::OK, &format!("ready: {id}{fleet}\n"))
             }
             (&Method::GET, "/metrics") => {
                 let mut response =
@@ -106,9 +121,9 @@ impl Admin {
                 );
                 response
             }
-            (&Method::GET, "/deployments") => match self.deployer.list() {
+            (&Method::GET, "/deployments") => match self.deployer.list().await {
                 Ok(list) => json(StatusCode::OK, &list),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+                Err(e) => error(e.status(), &e.to_string()),
             },
             (&Method::POST, "/deployments") => match self.receive(request).await {
                 Ok(bundle) => outcome(self.deployer.deploy_bundle(bundle).await),

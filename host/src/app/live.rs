@@ -2,6 +2,7 @@
 //! until its response is complete, and new requests see only the newest.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -10,6 +11,7 @@ use super::App;
 /// The active app behind one atomic pointer.
 pub struct Live {
     app: ArcSwap<App>,
+    name_deployment: AtomicBool,
 }
 
 impl Live {
@@ -17,7 +19,18 @@ impl Live {
     pub fn new(app: App) -> Arc<Self> {
         Arc::new(Self {
             app: ArcSwap::from_pointee(app),
+            name_deployment: AtomicBool::new(true),
         })
+    }
+
+    /// Whether responses carry `x-routelet-deployment`, the deployment that answered them.
+    pub fn names_deployment(&self) -> bool {
+        self.name_deployment.load(Ordering::Relaxed)
+    }
+
+    /// Turns the `x-routelet-deployment` response header on or off.
+    pub fn set_names_deployment(&self, on: bool) {
+        self.name_deployment.store(on, Ordering::Relaxed);
     }
 
     /// The app new requests go to.

@@ -129,6 +129,9 @@ pub fn load(
         routes,
         public,
         build_id: dist.build_id().map(str::to_owned),
+        deployment_header: deployment
+            .as_deref()
+            .and_then(|id| http::HeaderValue::from_str(id).ok()),
         deployment,
         _revalidator: revalidator,
     })

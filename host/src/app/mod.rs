@@ -62,6 +62,8 @@ pub struct App {
     pub build_id: Option<String>,
     /// The deployment this app serves, when it came from the host's deployment store.
     pub deployment: Option<String>,
+    /// That deployment as the `x-routelet-deployment` header's value, made once.
+    pub deployment_header: Option<http::HeaderValue>,
     /// Kept alive here: factors hold it weakly.
     _revalidator: Arc<dyn Revalidate>,
 }

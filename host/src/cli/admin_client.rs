@@ -129,4 +129,17 @@ pub fn print_deployed(what: &str, deployed: &Deployed) {
     for route in &deployed.routes {
         println!("  {:width$}  {}", route.pattern, route.file);
     }
+    if let Some(fleet) = &deployed.fleet {
+        println!(
+            "generation {} committed; prepared on {}",
+            fleet.generation,
+            fleet.prepared.join(", ")
+        );
+        if !fleet.lagging.is_empty() {
+            println!(
+                "still preparing (they switch when done): {}",
+                fleet.lagging.join(", ")
+            );
+        }
+    }
 }

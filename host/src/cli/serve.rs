@@ -13,6 +13,7 @@ use super::host_limits::HostLimitArgs;
 use crate::admin::{Admin, token::AdminToken};
 use crate::app::{self, Live};
 use crate::deploy::Deployer;
+use crate::deploy::fleet::{self, ControlPlane};
 use crate::deploy::store::DeploymentStore;
 use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
@@ -46,6 +47,21 @@ pub struct ServeArgs {
     #[arg(long, requires = "admin")]
     admin_token_file: Option<PathBuf>,
 
+    /// Join a fleet: deployments, their activation and preview secrets are shared through this
+    /// PostgreSQL database (schema routelet_control, created on first use), and a deploy
+    /// through any host's admin API reaches every host. Needs --admin.
+    #[arg(
+        long,
+        env = "ROUTELET_CONTROL",
+        requires = "admin",
+        value_name = "POSTGRES_URL"
+    )]
+    control: Option<String>,
+
+    /// Name the deployment that answered in an `x-routelet-deployment` response header.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    deployment_header: bool,
+
     /// How many deployments to keep for rollback, the active one included.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     keep_deployments: u32,
@@ -76,7 +92,7 @@ impl ServeArgs {
         let cache = Arc::new(CompileCache::open(&self.data_dir, &base.wasm)?);
         tokio.block_on(async move {
             let stop = Stop::on_signal();
-            let (live, admin) = match self.admin {
+            let (live, admin, fleet) = match self.admin {
                 None => {
                     let Some(dist) = &self.dist else {
                         bail!(
@@ -85,14 +101,15 @@ impl ServeArgs {
                         );
                     };
                     let app = app::open(&base, &cache, &self.data_dir, dist, None).await?;
-                    (Live::new(app), None)
+                    (Live::new(app), None, None)
                 }
                 Some(admin_addr) => {
-                    let (live, admin) = self.start_deployments(&base, &cache).await?;
+                    let (live, admin, fleet) = self.start_deployments(&base, &cache).await?;
                     let listener = server::bind(admin_addr).await?;
-                    (live, Some((listener, admin)))
+                    (live, Some((listener, admin)), fleet)
                 }
             };
+            live.set_names_deployment(self.deployment_header);
             let app = live.current();
             for (route, loaded) in app.routes().iter() {
                 tracing::info!(
@@ -103,6 +120,9 @@ impl ServeArgs {
             }
             let listener = server::bind(self.listen).await?;
             let addr = listener.local_addr()?;
+            if let Some(control) = &fleet {
+                control.set_address(addr.to_string());
+            }
             let mut stdout = std::io::stdout().lock();
             let what = match (app.deployment(), &self.dist) {
                 (Some(id), _) => format!("deployment {id}"),
@@ -157,12 +177,17 @@ impl ServeArgs {
         })
     }
 
-    /// Opens the deployment store, imports DIST when it changed, and loads the active one.
+    /// Opens the deployment store, joins the control plane, imports DIST when it changed, and
+    /// loads the active one.
     async fn start_deployments(
         &self,
         base: &Arc<Engine>,
         cache: &Arc<CompileCache>,
-    ) -> anyhow::Result<(Arc<Live>, Arc<Admin>)> {
+    ) -> anyhow::Result<(Arc<Live>, Arc<Admin>, Option<Arc<ControlPlane>>)> {
+        let fleet = match &self.control {
+            Some(url) => Some(ControlPlane::new(url, &self.data_dir)?),
+            None => None,
+        };
         let token = AdminToken::load(self.admin_token_file.as_deref(), &self.data_dir)?;
         let store = DeploymentStore::open(&self.data_dir)?;
         let app = match store.active()? {
@@ -182,14 +207,22 @@ impl ServeArgs {
         if let Some(id) = live.current().deployment() {
             crate::metrics::get().set_active_deployment(id);
         }
-        let deployer = Arc::new(Deployer::new(
+        let mut deployer = Deployer::new(
             base.clone(),
             cache.clone(),
             self.data_dir.clone(),
             store,
             live.clone(),
             self.keep_deployments as usize,
-        ));
+        );
+        if let Some(control) = &fleet {
+            deployer = deployer.with_control(control.clone());
+        }
+        let deployer = Arc::new(deployer);
+        if let Some(control) = &fleet {
+            join(control, &deployer).await;
+            fleet::follow::spawn(control.clone(), deployer.clone());
+        }
         if let Some(dist) = &self.dist {
             crate::dist::Dist::open(dist)?;
             if let Some(id) = deployer.import(dist).await? {
@@ -197,6 +230,30 @@ impl ServeArgs {
             }
         }
         let admin = Admin::new(token, deployer, live.clone());
-        Ok((live, admin))
+        Ok((live, admin, fleet))
+    }
+}
+
+/// Creates the control plane's schema if needed and serves its committed generation before the
+/// host says it is ready; with the database away, the local active deployment is served.
+async fn join(control: &Arc<ControlPlane>, deployer: &Deployer) {
+    let joined = async {
+        fleet::schema::ensure(control).await?;
+        fleet::follow::catch_up(control, deployer).await
+    }
+    .await;
+    let serving = deployer.serving().unwrap_or_else(|| "nothing".into());
+    match joined {
+        Ok(true) => tracing::info!(
+            "joined control plane {} as {}: serving {serving}",
+            control.shown_url,
+            control.host_id
+        ),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(
+            "control plane {}: {error:#}; serving the local active deployment ({serving}) \
+             until it can sync",
+            control.shown_url
+        ),
     }
 }

@@ -3,6 +3,7 @@
 //! any check fails.
 
 pub mod bundle;
+pub mod fleet;
 pub mod store;
 pub mod upload;
 
@@ -17,6 +18,8 @@ use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute};
 use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
 use crate::metrics::{self, DeployLabels};
+use fleet::rollout::{self, FleetLock, FleetReport};
+use fleet::{ControlPlane, bundles, follow};
 use store::{DeploymentMeta, DeploymentStore, Listed, Staging};
 use upload::Upload;
 
@@ -35,6 +38,12 @@ pub enum DeployError {
     /// The host failed; nothing was switched (500).
     #[error("{0:#}")]
     Internal(anyhow::Error),
+    /// The control-plane database is away; nothing was changed anywhere (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Another deploy holds the fleet's deploy lock; nothing was changed (409).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl DeployError {
@@ -45,6 +54,8 @@ impl DeployError {
             DeployError::Invalid(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
             DeployError::NotFound(_) => http::StatusCode::NOT_FOUND,
             DeployError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+            DeployError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            DeployError::Busy(_) => http::StatusCode::CONFLICT,
         }
     }
 }
@@ -58,6 +69,9 @@ pub struct Deployed {
     pub routes: Vec<RouteRow>,
     /// Milliseconds from upload received to switched.
     pub millis: u64,
+    /// With a control plane: the generation committed and which hosts had prepared it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
 }
 
 /// One line of a route table.
@@ -78,6 +92,7 @@ pub struct Deployer {
     live: Arc<Live>,
     keep: usize,
     lock: tokio::sync::Mutex<()>,
+    control: Option<Arc<ControlPlane>>,
 }
 
 impl Deployer {
@@ -98,12 +113,95 @@ impl Deployer {
             live,
             keep,
             lock: tokio::sync::Mutex::new(()),
+            control: None,
         }
     }
 
-    /// Every kept deployment, newest first.
-    pub fn list(&self) -> anyhow::Result<Vec<Listed>> {
-        self.store.list()
+    /// Deploys through the fleet's control plane from now on.
+    pub fn with_control(mut self, control: Arc<ControlPlane>) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// Every kept deployment, newest first: the fleet's with a control plane.
+    pub async fn list(&self) -> Result<Vec<Listed>, DeployError> {
+        match &self.control {
+            Some(control) => rollout::list(control).await.map_err(rollout::refused),
+            None => self.store.list().map_err(DeployError::Internal),
+        }
+    }
+
+    /// The control plane this host deploys through, if any.
+    pub fn control(&self) -> Option<&Arc<ControlPlane>> {
+        self.control.as_ref()
+    }
+
+    /// The deployment being served, if any.
+    pub fn serving(&self) -> Option<String> {
+        self.live.current().deployment().map(str::to_owned)
+    }
+
+    /// With a control plane, takes the fleet's deploy lock and brings this host to the
+    /// committed generation, so that a change starts from what the fleet serves.
+    async fn fleet_lock(&self) -> Result<Option<FleetLock>, DeployError> {
+        let Some(control) = &self.control else {
+            return Ok(None);
+        };
+        let lock = rollout::lock(control).await?;
+        follow::catch_up(control, self)
+            .await
+            .map_err(rollout::refused)?;
+        Ok(Some(lock))
+    }
+
+    /// The folder of deployment `id`, fetched from the control plane (hash-checked) when this
+    /// host has not stored it yet.
+    pub async fn local_copy(&self, id: &str) -> anyhow::Result<PathBuf> {
+        if let Ok(path) = self.store.path_of(id) {
+            return Ok(path);
+        }
+        let Some(control) = &self.control else {
+            return self.store.path_of(id);
+        };
+        let Some(record) = rollout::record(control, id).await? else {
+            anyhow::bail!("no deployment {id:?}; `routelet deployments` lists them");
+        };
+        let bytes = bundles::get(control, &record.bundle).await?;
+        let staging = self.store.staging()?;
+        let into = staging.path.clone();
+        tokio::task::spawn_blocking(move || bundle::unpack(&bytes[..], &into))
+            .await?
+            .with_context(|| format!("unpacking bundle {}", record.bundle))?;
+        let mut meta = record.meta;
+        self.store.commit(staging, &mut meta)
+    }
+
+    /// Checks and loads a stored deployment without serving it.
+    pub async fn open_app(&self, path: &Path, id: &str) -> anyhow::Result<App> {
+        app::open(
+            &self.base,
+            &self.cache,
+            &self.data_dir,
+            path,
+            Some(id.to_owned()),
+        )
+        .await
+    }
+
+    /// Serves `app` (deployment `id`) from now on, and records it as this host's active one.
+    pub fn make_active(&self, id: &str, app: App) {
+        if let Err(error) = self.store.activate(id) {
+            tracing::error!("recording {id} as the active deployment on disk: {error:#}");
+        }
+        self.live.swap(app);
+        metrics::get().set_active_deployment(id);
+        match self.store.prune(self.keep) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!("removed old deployments {}", removed.join(", "))
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("removing old deployments failed: {error:#}"),
+        }
     }
 
     /// Where uploads are written while they arrive: beside the deployments, so that a
@@ -115,6 +213,7 @@ impl Deployer {
     /// Deploys a whole bundle (a gzip-compressed tar of a dist folder).
     pub async fn deploy_bundle(&self, bundle: Upload) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
+        let _fleet = self.fleet_lock().await?;
         let staging = self.store.staging().map_err(DeployError::Internal)?;
         let into = staging.path.clone();
         tokio::task::spawn_blocking(move || {
@@ -139,6 +238,7 @@ impl Deployer {
     /// Replaces or adds the component of one route, keeping the rest of the active deployment.
     pub async fn deploy_route(&self, pattern: &str, wasm: Upload) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
+        let _fleet = self.fleet_lock().await?;
         let staging = self.copy_of_active()?;
         let existing = route_file(&staging.path, pattern)?;
         let relative = match existing {
@@ -178,6 +278,7 @@ impl Deployer {
     /// Removes one route from the active deployment.
     pub async fn undeploy_route(&self, pattern: &str) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
+        let _fleet = self.fleet_lock().await?;
         let staging = self.copy_of_active()?;
         let Some(relative) = route_file(&staging.path, pattern)? else {
             return Err(DeployError::NotFound(format!(
@@ -197,24 +298,38 @@ impl Deployer {
     /// Serves a kept deployment again: `id`, or the one made before the active one.
     pub async fn rollback(&self, id: Option<&str>) -> Result<Deployed, DeployError> {
         let _one_at_a_time = self.lock.lock().await;
+        let _fleet = self.fleet_lock().await?;
         let started = std::time::Instant::now();
-        let target = match id {
-            Some(id) => id.to_owned(),
-            None => self
-                .store
-                .previous()
-                .map_err(DeployError::Internal)?
-                .ok_or_else(|| {
-                    DeployError::NotFound(
-                        "there is no deployment older than the active one to roll back to".into(),
-                    )
-                })?,
+        let previous = match (id, &self.control) {
+            (Some(id), _) => Some(id.to_owned()),
+            (None, Some(control)) => rollout::previous(control).await.map_err(rollout::refused)?,
+            (None, None) => self.store.previous().map_err(DeployError::Internal)?,
         };
+        let target = previous.ok_or_else(|| {
+            DeployError::NotFound(
+                "there is no deployment older than the active one to roll back to".into(),
+            )
+        })?;
+        if let Some(control) = &self.control {
+            let known = rollout::list(control)
+                .await
+                .map_err(rollout::refused)?
+                .iter()
+                .any(|listed| listed.meta.id == target);
+            if !known {
+                return Err(DeployError::NotFound(format!(
+                    "no deployment {target:?}; `routelet deployments` lists them"
+                )));
+            }
+        }
         let path = self
-            .store
-            .path_of(&target)
-            .map_err(|e| DeployError::NotFound(format!("{e:#}")))?;
-        let result = self.activate(&path, &target, started).await;
+            .local_copy(&target)
+            .await
+            .map_err(|e| match self.control {
+                Some(_) => rollout::refused(e),
+                None => DeployError::NotFound(format!("{e:#}")),
+            })?;
+        let result = self.activate(&path, &target, started, "rollback").await;
         count("rollback", result.is_ok());
         result
     }
@@ -223,8 +338,13 @@ impl Deployer {
     /// start-up path of `routelet serve DIST --admin ...`.
     pub async fn import(&self, dist: &Path) -> anyhow::Result<Option<String>> {
         let _one_at_a_time = self.lock.lock().await;
+        let _fleet = self.fleet_lock().await?;
         let fingerprint = bundle::fingerprint(dist)?;
-        if self.store.find_fingerprint(&fingerprint)?.is_some() {
+        let known = match &self.control {
+            Some(control) => rollout::find_fingerprint(control, &fingerprint).await?,
+            None => self.store.find_fingerprint(&fingerprint)?,
+        };
+        if known.is_some() {
             return Ok(None);
         }
         let staging = self.store.staging()?;
@@ -254,7 +374,7 @@ impl Deployer {
         kind: &'static str,
     ) -> Result<Deployed, DeployError> {
         let started = std::time::Instant::now();
-        let result = self.switch_inner(staging, source, started).await;
+        let result = self.switch_inner(staging, source, started, kind).await;
         count(kind, result.is_ok());
         result
     }
@@ -264,9 +384,11 @@ impl Deployer {
         staging: Staging,
         source: String,
         started: std::time::Instant,
+        kind: &'static str,
     ) -> Result<Deployed, DeployError> {
         let routes = routes_of(&staging.path)?;
         let fingerprint = bundle::fingerprint(&staging.path).map_err(DeployError::Internal)?;
+        keep_preview_secret(&staging.path).map_err(DeployError::Internal)?;
         let mut meta = DeploymentMeta {
             id: staging.id.clone(),
             created: store::now_secs(),
@@ -279,7 +401,7 @@ impl Deployer {
             .store
             .commit(staging, &mut meta)
             .map_err(DeployError::Internal)?;
-        let result = self.activate(&path, &meta.id, started).await;
+        let result = self.activate(&path, &meta.id, started, kind).await;
         if result.is_err() {
             // Never served: remove it so that it cannot be rolled back to.
             let _ = std::fs::remove_dir_all(&path);
@@ -287,40 +409,53 @@ impl Deployer {
         result
     }
 
-    /// Loads a stored deployment and swaps it in; the old one finishes its requests.
+    /// Loads a stored deployment and swaps it in (on every host, with a control plane); the
+    /// old one finishes its requests.
     async fn activate(
         &self,
         path: &Path,
         id: &str,
         started: std::time::Instant,
+        kind: &'static str,
     ) -> Result<Deployed, DeployError> {
-        let app = app::open(
-            &self.base,
-            &self.cache,
-            &self.data_dir,
-            path,
-            Some(id.to_owned()),
-        )
-        .await
-        .map_err(DeployError::Invalid)?;
+        let app = self
+            .open_app(path, id)
+            .await
+            .map_err(DeployError::Invalid)?;
         let routes = table_of(&app);
-        self.store.activate(id).map_err(DeployError::Internal)?;
-        self.live.swap(app);
-        metrics::get().set_active_deployment(id);
-        tracing::info!("deployment {id} is active ({} routes)", routes.len());
-        match self.store.prune(self.keep) {
-            Ok(removed) if !removed.is_empty() => {
-                tracing::info!("removed old deployments {}", removed.join(", "))
+        let fleet = match &self.control {
+            None => {
+                self.store.activate(id).map_err(DeployError::Internal)?;
+                self.make_active(id, app);
+                None
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!("removing old deployments failed: {error:#}"),
-        }
+            Some(control) => {
+                let meta = self.store.meta(id).map_err(DeployError::Internal)?;
+                Some(rollout::roll_out(control, self, &meta, path, app, kind).await?)
+            }
+        };
+        tracing::info!("deployment {id} is active ({} routes)", routes.len());
         Ok(Deployed {
             id: id.to_owned(),
             routes,
             millis: started.elapsed().as_millis() as u64,
+            fleet,
         })
     }
+}
+
+/// Gives a new deployment a preview secret of its own, unless its dist has one (the build
+/// writes one) or its config names one: every host then signs preview cookies with the same
+/// key, and a restart keeps them valid.
+fn keep_preview_secret(dir: &Path) -> anyhow::Result<()> {
+    let file = dir.join(crate::dist::PREVIEW_SECRET_FILE);
+    if file.exists() {
+        return Ok(());
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    crate::private::write(&file, hex::encode(secret).as_bytes())
+        .with_context(|| format!("writing {}", file.display()))
 }
 
 /// Counts one deploy attempt.

@@ -155,6 +155,13 @@ impl DeploymentStore {
         Ok(path)
     }
 
+    /// The record of deployment `id`.
+    pub fn meta(&self, id: &str) -> anyhow::Result<DeploymentMeta> {
+        let file = self.path_of(id)?.join(META_FILE);
+        let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", file.display()))
+    }
+
     /// Every deployment, newest first.
     pub fn list(&self) -> anyhow::Result<Vec<Listed>> {
         let active = self.active().ok().flatten();
@@ -232,7 +239,8 @@ fn new_id() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let mut random = [0u8; 2];
+    // Hosts of one fleet make ids independently: 32 random bits keep them apart.
+    let mut random = [0u8; 4];
     let _ = getrandom::fill(&mut random);
     format!(
         "{}-{:06}-{}",

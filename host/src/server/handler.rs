@@ -26,8 +26,17 @@ pub async fn handle_live(
     client: Client,
 ) -> hyper::Response<Body> {
     let app = live.current();
-    handle(&app, request, &client).await
+    let mut response = handle(&app, request, &client).await;
+    if let Some(id) = &app.deployment_header
+        && live.names_deployment()
+    {
+        response.headers_mut().insert(DEPLOYMENT_HEADER, id.clone());
+    }
+    response
 }
+
+/// Names the deployment that answered, so users and tests see which version served them.
+pub const DEPLOYMENT_HEADER: &str = "x-routelet-deployment";
 
 /// Answers one request; never fails, never panics the host on bad input.
 pub async fn handle(

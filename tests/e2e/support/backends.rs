@@ -97,6 +97,8 @@ pub struct Postgres {
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub url: String,
     dir: PathBuf,
+    port: u16,
+    user: Option<(u32, u32)>,
 }
 
 fn postgres_bin(name: &str) -> PathBuf {
@@ -141,8 +143,10 @@ impl Postgres {
         // home (CI keeps its target folder in /root/.cache): use a folder of its own in /tmp.
         let private;
         let dir = if user.is_some() {
-            private =
-                std::env::temp_dir().join(format!("routelet-test-postgres-{}", std::process::id()));
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            private = std::env::temp_dir()
+                .join(format!("routelet-test-postgres-{}-{n}", std::process::id()));
             private.as_path()
         } else {
             dir
@@ -174,25 +178,61 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let mut server = Command::new(postgres_bin("postgres"));
-        server
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "fsync=off", "-c", "max_connections=100"])
-            .arg("-k")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        as_user(&mut server);
-        let mut child = server.spawn().expect("starting postgres");
-        wait_for_port(port, &mut child, "postgres");
+        let child = spawn_postgres(dir, port, user);
         Postgres {
             child,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             dir: dir.to_path_buf(),
+            port,
+            user,
         }
     }
+
+    /// Stops the server as a crash would, with `pg_ctl stop -m immediate`: no checkpoint, every
+    /// connection cut.
+    pub fn stop_immediately(&mut self) {
+        let mut pg_ctl = Command::new(postgres_bin("pg_ctl"));
+        pg_ctl
+            .args(["stop", "-m", "immediate", "-w", "-D"])
+            .arg(self.dir.join("cluster"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some((uid, gid)) = self.user {
+            pg_ctl.uid(uid).gid(gid);
+        }
+        let out = pg_ctl.output().expect("running pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on its data and port after [`Self::stop_immediately`].
+    pub fn restart(&mut self) {
+        self.child = spawn_postgres(&self.dir, self.port, self.user);
+    }
+}
+
+/// Starts `postgres` on the cluster in `dir/cluster` and waits (bounded) until it listens.
+fn spawn_postgres(dir: &Path, port: u16, user: Option<(u32, u32)>) -> Child {
+    let mut server = Command::new(postgres_bin("postgres"));
+    server
+        .arg("-D")
+        .arg(dir.join("cluster"))
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", "fsync=off", "-c", "max_connections=100"])
+        .arg("-k")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some((uid, gid)) = user {
+        server.uid(uid).gid(gid);
+    }
+    let mut child = server.spawn().expect("starting postgres");
+    wait_for_port(port, &mut child, "postgres");
+    child
 }
 
 impl Drop for Postgres {

@@ -344,15 +344,21 @@ impl Server {
 
     /// The admin API's `/metrics`, with the token the host wrote into `data`.
     pub async fn metrics(&self, data: &Path) -> String {
+        let (status, text) = self.admin_get(data, "/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+
+    /// A GET of the admin API's `path` with the token the host wrote into `data`.
+    pub async fn admin_get(&self, data: &Path, path: &str) -> (reqwest::StatusCode, String) {
         let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
         let response = client()
-            .get(format!("{}/metrics", self.admin_url()))
+            .get(format!("{}{path}", self.admin_url()))
             .bearer_auth(token.trim())
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
-        response.text().await.unwrap()
+        (response.status(), response.text().await.unwrap())
     }
 
     /// Everything the host printed on stdout so far.
