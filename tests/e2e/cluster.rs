@@ -28,10 +28,16 @@ struct Host {
 }
 
 fn start_host(name: &'static str, data: &Path, control: &str) -> Host {
+    start_host_with(name, data, control, &[])
+}
+
+/// [`start_host`] with more `routelet serve` arguments.
+fn start_host_with(name: &'static str, data: &Path, control: &str, args: &[&str]) -> Host {
     let server = Server::builder()
         .data_dir(data)
         .admin()
         .args(&["--control", control])
+        .args(args)
         .start();
     Host {
         server,
@@ -460,4 +466,129 @@ async fn three_hosts_behind_haproxy_serve_one_app_through_deploys_crashes_and_ro
         "h4 serves nothing it could not check"
     );
     assert!(id.is_empty(), "{id}");
+}
+
+/// What `path` answers on `host`, with its cookies.
+async fn page_of(host: &Host, path: &str, cookie: &str) -> (StatusCode, String, String) {
+    let response = client()
+        .get(host.server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let (status, cache_control) = (response.status(), header(&response, "cache-control"));
+    (status, cache_control, response.text().await.unwrap())
+}
+
+/// Polls `path` on `host` until its body contains `needle`; how long that took.
+async fn until_served(host: &Host, path: &str, needle: &str, bound: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (_, _, body) = page_of(host, path, "").await;
+        if body.contains(needle) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{} did not serve {needle:?} at {path} within {bound:?}:\n{body}",
+            host.name
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revalidation_or_a_preview_cookie_from_one_host_works_on_every_host() {
+    let blog = crate::static_pages::blog_copy("cluster-blog");
+    let postgres = Postgres::start(&scratch_dir("cluster-pages-postgres"));
+    let keep = ["--keep-deployments", "2"];
+    let h1 = start_host_with("h1", &fresh_data_dir(), &postgres.url, &keep);
+    let h2 = start_host_with("h2", &fresh_data_dir(), &postgres.url, &keep);
+    let id = deployed_id(&deploy(&h1, &blog));
+    until_served(
+        &h2,
+        "/blog/hello-world",
+        "Hello, world",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // The post changes in host 1's copy only: what host 2 serves next can only come from the
+    // page host 1 regenerated and kept in the control plane.
+    let post = |host: &Host| {
+        host.data
+            .join("deployments")
+            .join(&id)
+            .join("data/posts/hello-world.md")
+    };
+    let text = std::fs::read_to_string(post(&h1)).unwrap();
+    std::fs::write(post(&h1), text.replace("Hello, world", "Hello, edited")).unwrap();
+    let revalidated = client()
+        .post(
+            h1.server
+                .url("/api/revalidate?secret=revalidate-token&path=/blog/hello-world"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::OK);
+    let took = until_served(&h2, "/blog/hello-world", "Hello, edited", SWITCH_BOUND).await;
+    println!("cluster: a revalidation through h1 was served by h2 {took:?} after it answered");
+    assert!(
+        std::fs::read_to_string(post(&h2))
+            .unwrap()
+            .contains("Hello, world")
+    );
+
+    // A host that joins later serves it from its first request.
+    let h3 = start_host("h3", &fresh_data_dir(), &postgres.url);
+    let (status, _, body) = page_of(&h3, "/blog/hello-world", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Hello, edited"), "{body}");
+
+    // Preview Mode entered on host 1 opens on host 2: the secret came with the deployment.
+    let enter = client()
+        .get(
+            h1.server
+                .url("/api/preview?secret=preview-token&slug=draft-post"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enter.status(), StatusCode::TEMPORARY_REDIRECT);
+    let (jar, _) = crate::static_pages::set_cookies(enter.headers());
+    let (status, cache_control, body) = page_of(&h2, "/blog/draft-post", &jar.join("; ")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        cache_control,
+        "private, no-cache, no-store, max-age=0, must-revalidate"
+    );
+    assert!(body.contains("Work in progress"), "{body}");
+    let (status, _, _) = page_of(&h2, "/blog/draft-post", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no draft without the cookie");
+
+    // Two deploys later the control plane, like each host, keeps two deployments: the blog's
+    // rows, bundle and pages are gone.
+    let (db, connection) = tokio_postgres::connect(&postgres.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let count = async |sql: &str| -> i64 { db.query_one(sql, &[]).await.unwrap().get(0) };
+    let pages = "SELECT count(*) FROM routelet_control.pages";
+    // The revalidated post, and the draft's `notFound` rendered for the request without it.
+    assert_eq!(count(pages).await, 2);
+    for version in ["p1", "p2"] {
+        deploy(&h2, &version_dist(version));
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM routelet_control.deployments").await,
+        2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM routelet_control.bundles").await,
+        2
+    );
+    assert_eq!(count(pages).await, 0);
+    let listed = succeeded(&admin(&h3.server, &h3.data, &["deployments"]));
+    assert!(!listed.contains(&id), "{listed}");
 }

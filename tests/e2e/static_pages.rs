@@ -516,6 +516,52 @@ async fn an_api_route_revalidates_a_path_on_demand() {
     );
 }
 
+#[tokio::test]
+async fn regenerated_pages_outlive_a_restart_of_the_host() {
+    let dist = blog_copy("blog-kept");
+    let data = crate::support::fresh_data_dir();
+    let post = dist.join("data/posts/hello-world.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    let mut server = Server::builder().dist(&dist).data_dir(&data).start();
+    std::fs::write(&post, text.replace("Hello, world", "Hello, edited")).unwrap();
+    let revalidated = client()
+        .post(server.url("/api/revalidate?secret=revalidate-token&path=/blog/hello-world"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::OK);
+    server.terminate();
+
+    // With the post as the build had it, only the kept page can say "edited".
+    std::fs::write(&post, &text).unwrap();
+    let server = Server::builder().dist(&dist).data_dir(&data).start();
+    let page = client()
+        .get(server.url("/blog/hello-world"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(page.headers(), "x-routelet-cache"), "HIT");
+    assert!(page.text().await.unwrap().contains("Hello, edited"));
+    assert!(
+        server
+            .log()
+            .contains("serving regenerated pages kept from before: 1"),
+        "{}",
+        server.log()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let kept = std::fs::read_dir(
+        data.join("pages")
+            .join(format!("build-{}", build_id(&dist))),
+    )
+    .unwrap()
+    .map(|entry| entry.unwrap().path())
+    .collect::<Vec<_>>();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mode = std::fs::metadata(&kept[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 /// The cookies a response sets, as `name=value` pairs, and their full `Set-Cookie` lines.
 pub(crate) fn set_cookies(headers: &HeaderMap) -> (Vec<String>, Vec<String>) {
     let lines: Vec<String> = headers

@@ -19,16 +19,19 @@ use crate::factors::preview::Revalidate;
 use crate::factors::{AppFactors, AppSetup, Role, RouteSetup};
 use crate::request::Handler;
 use crate::request::reuse::IdleInstances;
+use crate::static_pages::kept::PageStore;
 use crate::static_pages::{self, sandbox::PageLimits, sandbox::PageSource};
 
 /// Checks a dist folder, opens its factors and loads it, the blocking parts off the async
-/// threads: the one way an app is loaded, at start and on every deploy.
+/// threads, then serves what `pages` kept of it: the one way an app is loaded, at start and
+/// on every deploy.
 pub async fn open(
     engine: &Arc<Engine>,
     cache: &Arc<CompileCache>,
     data_dir: &Path,
     dir: &Path,
     deployment: Option<String>,
+    pages: Option<Arc<dyn PageStore>>,
 ) -> anyhow::Result<App> {
     let dist = Dist::open(dir)?;
     let (for_check, cache) = (engine.clone(), cache.clone());
@@ -42,17 +45,29 @@ pub async fn open(
     })
     .await?;
     let engine = engine.clone();
-    tokio::task::spawn_blocking(move || load(checked, engine, Arc::new(factors), deployment))
-        .await
-        .context("the loading task failed")?
+    let app = tokio::task::spawn_blocking(move || {
+        load(checked, engine, Arc::new(factors), deployment, pages)
+    })
+    .await
+    .context("the loading task failed")??;
+    // Without its kept pages the app still serves what the build made; the store is asked
+    // again on the next change.
+    match app.adopt_kept_pages().await {
+        Ok(0) => {}
+        Ok(taken) => tracing::info!("serving regenerated pages kept from before: {taken}"),
+        Err(error) => tracing::warn!("the kept regenerated pages are not served: {error:#}"),
+    }
+    Ok(app)
 }
 
-/// Connects a checked dist to its factors and pre-instantiates every route.
+/// Connects a checked dist to its factors and pre-instantiates every route; pages keep what
+/// they regenerate in `pages`.
 pub fn load(
     checked: CheckedApp,
     engine: Arc<Engine>,
     factors: Arc<AppFactors>,
     deployment: Option<String>,
+    pages: Option<Arc<dyn PageStore>>,
 ) -> anyhow::Result<App> {
     let CheckedApp {
         dist,
@@ -91,6 +106,7 @@ pub fn load(
                 },
                 dist.root(),
                 dist.page(pattern),
+                pages.clone(),
             )?)),
             Role::Route => {
                 let env = match route_config {
@@ -133,6 +149,7 @@ pub fn load(
             .as_deref()
             .and_then(|id| http::HeaderValue::from_str(id).ok()),
         deployment,
+        pages,
         _revalidator: revalidator,
     })
 }

@@ -2,6 +2,7 @@
 //! ([`load`]), served behind the [`Live`] pointer, and swapped whole by the next deploy.
 
 pub mod check;
+mod kept_pages;
 pub mod live;
 pub mod load;
 pub mod public_files;
@@ -16,6 +17,7 @@ use crate::engine::Engine;
 use crate::factors::AppFactors;
 use crate::factors::preview::Revalidate;
 use crate::request::Handler;
+use crate::static_pages::kept::PageStore;
 use crate::static_pages::route::PageRoute;
 pub use check::{CheckedApp, CheckedRoute, check};
 pub use live::Live;
@@ -64,6 +66,8 @@ pub struct App {
     pub deployment: Option<String>,
     /// That deployment as the `x-routelet-deployment` header's value, made once.
     pub deployment_header: Option<http::HeaderValue>,
+    /// Where its regenerated pages are kept beyond this host's memory.
+    pub pages: Option<Arc<dyn PageStore>>,
     /// Kept alive here: factors hold it weakly.
     _revalidator: Arc<dyn Revalidate>,
 }

@@ -111,7 +111,7 @@ impl Builds {
                 );
                 let empty = self.work.join("empty");
                 crate::private::create_dir(&empty)?;
-                app::open(&self.base, &self.cache, &self.data_dir, &empty, None).await?
+                app::open(&self.base, &self.cache, &self.data_dir, &empty, None, None).await?
             }
         };
         let routes = first.routes().len();
@@ -216,7 +216,7 @@ impl Builds {
         tokio::task::spawn_blocking(move || builder::build(&options))
             .await
             .context("the build task failed")??;
-        app::open(&self.base, &self.cache, &self.data_dir, &out, None).await
+        app::open(&self.base, &self.cache, &self.data_dir, &out, None, None).await
     }
 
     /// Removes builds older than the previous one, which may still finish a request.

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +19,8 @@ use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
 use crate::request::shares::Client;
 use crate::server::{self, Stop};
+use crate::static_pages::kept::PageStore;
+use crate::static_pages::on_disk::DiskPages;
 
 /// Serve a dist folder: every `pages/**.wasm` at its path, `public/` at the root.
 #[derive(clap::Args)]
@@ -47,9 +49,10 @@ pub struct ServeArgs {
     #[arg(long, requires = "admin")]
     admin_token_file: Option<PathBuf>,
 
-    /// Join a fleet: deployments, their activation and preview secrets are shared through this
-    /// PostgreSQL database (schema routelet_control, created on first use), and a deploy
-    /// through any host's admin API reaches every host. Needs --admin.
+    /// Join a fleet: deployments, their activation, preview secrets and regenerated pages are
+    /// shared through this PostgreSQL database (schema routelet_control, created on first use),
+    /// and a deploy through any host's admin API reaches every host. Needs --admin. Prefer the
+    /// environment variable for a URL with a password: arguments show in `ps`.
     #[arg(
         long,
         env = "ROUTELET_CONTROL",
@@ -100,7 +103,8 @@ impl ServeArgs {
                              the data folder's active deployment"
                         );
                     };
-                    let app = app::open(&base, &cache, &self.data_dir, dist, None).await?;
+                    let pages = kept_by_build(&self.data_dir, dist)?;
+                    let app = app::open(&base, &cache, &self.data_dir, dist, None, pages).await?;
                     (Live::new(app), None, None)
                 }
                 Some(admin_addr) => {
@@ -193,14 +197,22 @@ impl ServeArgs {
         let app = match store.active()? {
             Some(id) => {
                 let path = store.path_of(&id)?;
-                app::open(base, cache, &self.data_dir, &path, Some(id.clone()))
-                    .await
-                    .with_context(|| format!("loading the active deployment {id}"))?
+                let pages = crate::deploy::page_store(&self.data_dir, fleet.as_ref(), &id);
+                app::open(
+                    base,
+                    cache,
+                    &self.data_dir,
+                    &path,
+                    Some(id.clone()),
+                    Some(pages),
+                )
+                .await
+                .with_context(|| format!("loading the active deployment {id}"))?
             }
             None => {
                 let empty = self.data_dir.join("deployments").join(".empty");
                 crate::private::create_dir(&empty)?;
-                app::open(base, cache, &self.data_dir, &empty, None).await?
+                app::open(base, cache, &self.data_dir, &empty, None, None).await?
             }
         };
         let live = Live::new(app);
@@ -232,6 +244,26 @@ impl ServeArgs {
         let admin = Admin::new(token, deployer, live.clone());
         Ok((live, admin, fleet))
     }
+}
+
+/// Where a dist served without the admin API keeps its regenerated pages: under its build id,
+/// so a restart on the same build serves them and a new build starts from its own.
+fn kept_by_build(data_dir: &Path, dist: &Path) -> anyhow::Result<Option<Arc<dyn PageStore>>> {
+    let opened = crate::dist::Dist::open(dist)?;
+    let Some(build_id) = opened.build_id() else {
+        return Ok(None);
+    };
+    if build_id.is_empty()
+        || !build_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(DiskPages::new(
+        data_dir,
+        &format!("build-{build_id}"),
+    ))))
 }
 
 /// Creates the control plane's schema if needed and serves its committed generation before the

@@ -18,6 +18,8 @@ use crate::dist::{Dist, MANIFEST_FILE, Manifest, ManifestRoute};
 use crate::engine::Engine;
 use crate::engine::compile_cache::CompileCache;
 use crate::metrics::{self, DeployLabels};
+use crate::static_pages::kept::PageStore;
+use crate::static_pages::on_disk::{DiskPages, PAGES_DIR};
 use fleet::rollout::{self, FleetLock, FleetReport};
 use fleet::{ControlPlane, bundles, follow};
 use store::{DeploymentMeta, DeploymentStore, Listed, Staging};
@@ -83,6 +85,19 @@ pub struct RouteRow {
     pub file: String,
 }
 
+/// Where deployment `id` keeps its regenerated pages: the control plane for a fleet, so every
+/// host serves them, else the data folder, so a restart does.
+pub fn page_store(
+    data_dir: &Path,
+    control: Option<&Arc<ControlPlane>>,
+    id: &str,
+) -> Arc<dyn PageStore> {
+    match control {
+        Some(control) => Arc::new(fleet::pages::FleetPages::new(control.clone(), id)),
+        None => Arc::new(DiskPages::new(data_dir, id)),
+    }
+}
+
 /// Owns the deployment store and the live app; one change at a time.
 pub struct Deployer {
     base: Arc<Engine>,
@@ -115,6 +130,16 @@ impl Deployer {
             lock: tokio::sync::Mutex::new(()),
             control: None,
         }
+    }
+
+    /// How many deployments are kept, here and in the control plane.
+    pub fn keep(&self) -> usize {
+        self.keep
+    }
+
+    /// The app being served now.
+    pub fn current(&self) -> Arc<App> {
+        self.live.current()
     }
 
     /// Deploys through the fleet's control plane from now on.
@@ -184,6 +209,7 @@ impl Deployer {
             &self.data_dir,
             path,
             Some(id.to_owned()),
+            Some(page_store(&self.data_dir, self.control.as_ref(), id)),
         )
         .await
     }
@@ -197,6 +223,9 @@ impl Deployer {
         metrics::get().set_active_deployment(id);
         match self.store.prune(self.keep) {
             Ok(removed) if !removed.is_empty() => {
+                for id in &removed {
+                    let _ = std::fs::remove_dir_all(self.data_dir.join(PAGES_DIR).join(id));
+                }
                 tracing::info!("removed old deployments {}", removed.join(", "))
             }
             Ok(_) => {}

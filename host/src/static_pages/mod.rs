@@ -4,6 +4,8 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod kept;
+pub mod on_disk;
 pub mod paths;
 pub mod prerender;
 pub mod rendered;
@@ -12,6 +14,7 @@ pub mod sandbox;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -20,6 +23,7 @@ use wasmtime::component::Component;
 use crate::dist::{ManifestFallback, ManifestOutcome, ManifestPage};
 use crate::engine::Engine;
 use bindings::Fallback;
+use kept::PageStore;
 use paths::PagePattern;
 use rendered::{Outcome, Rendered};
 use route::PageRoute;
@@ -35,14 +39,16 @@ pub fn is_page(engine: &wasmtime::Engine, component: &Component) -> bool {
         .any(|(name, _)| name == bindings::STATIC_PAGE_EXPORT)
 }
 
-/// Loads a page for serving, with what the build prerendered for it. A page without build
-/// output (a dist written by hand) is asked for its paths now, and renders them on demand.
+/// Loads a page for serving, with what the build prerendered for it and the store its
+/// regenerated paths go to. A page without build output (a dist written by hand) is asked for
+/// its paths now, and renders them on demand.
 pub fn load(
     engine: &Engine,
     component: &Component,
     source: PageSource<'_>,
     dist_root: &Path,
     built: Option<&ManifestPage>,
+    store: Option<Arc<dyn PageStore>>,
 ) -> anyhow::Result<PageRoute> {
     let (pattern, file) = (source.pattern, source.file.clone());
     let page = PageComponent::new(engine, component, source)?;
@@ -64,7 +70,7 @@ pub fn load(
         } else {
             (Fallback::Blocking, HashSet::new())
         };
-        return Ok(PageRoute::new(page, fallback, listed, Vec::new()));
+        return Ok(PageRoute::new(page, fallback, listed, Vec::new(), store));
     };
     let mut prerendered = Vec::new();
     let mut listed = HashSet::new();
@@ -101,6 +107,7 @@ pub fn load(
         fallback_from_manifest(built.fallback),
         listed,
         prerendered,
+        store,
     ))
 }
 

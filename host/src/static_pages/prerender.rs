@@ -105,7 +105,7 @@ async fn prerender_page(
             .with_context(|| format!("page {pattern} does not match its own path"))?;
         (vec![path], Fallback::None)
     };
-    let route = PageRoute::new(component, fallback, Default::default(), Vec::new());
+    let route = PageRoute::new(component, fallback, Default::default(), Vec::new(), None);
     let mut written = Vec::new();
     let mut total = 0u64;
     let mut shortest: Option<u32> = None;

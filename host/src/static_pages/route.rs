@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::bindings::Fallback;
 use super::cache::{CacheEntry, PageCache};
+use super::kept::{KeptPage, PageStore};
 use super::paths::{PagePath, PagePattern};
 use super::rendered::{self, Outcome, Rendered};
 use super::sandbox::PageComponent;
@@ -34,20 +35,24 @@ pub struct PageRoute {
     fallback: Fallback,
     listed: HashSet<String>,
     cache: PageCache,
+    /// Where what this page regenerates is kept beyond this host's memory.
+    store: Option<Arc<dyn PageStore>>,
 }
 
 impl PageRoute {
-    /// A page with what the build generated for it (`prerendered`) and its listed paths.
+    /// A page with what the build generated for it (`prerendered`), its listed paths and the
+    /// store its regenerated paths go to.
     pub fn new(
         component: PageComponent,
         fallback: Fallback,
         listed: HashSet<String>,
         prerendered: Vec<(String, Rendered)>,
+        store: Option<Arc<dyn PageStore>>,
     ) -> Self {
         let pattern = PagePattern::new(&component.pattern);
         let cache = PageCache::default();
         for (path, rendered) in prerendered {
-            cache.insert(&path, Arc::new(CacheEntry::new(rendered)));
+            cache.insert(&path, Arc::new(CacheEntry::prerendered(rendered)));
         }
         Self {
             component,
@@ -55,7 +60,49 @@ impl PageRoute {
             fallback,
             listed,
             cache,
+            store,
         }
+    }
+
+    /// Serves `page` for `path` from now on unless what is held is newer: a version another
+    /// host (or this host before a restart) regenerated. False when it was older.
+    pub fn adopt(&self, path: &str, page: &KeptPage) -> bool {
+        let (rendered, generated_at) = page.rendered();
+        self.cache
+            .adopt(path, CacheEntry::generated_at(rendered, generated_at))
+    }
+
+    /// Hands a freshly generated entry to the store.
+    async fn keep(&self, path: &str, entry: &CacheEntry) -> Result<(), String> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let Some(page) =
+            KeptPage::new(&self.component.pattern, &entry.rendered, entry.generated_at)
+        else {
+            return Err("its HTML is not UTF-8 text".to_owned());
+        };
+        store.save(path, &page).await.map_err(|e| format!("{e:#}"))
+    }
+
+    /// [`PageRoute::keep`] in the background, for a generation a request waited for.
+    fn keep_in_background(self: &Arc<Self>, path: &str, entry: Arc<CacheEntry>) {
+        if self.store.is_none() {
+            return;
+        }
+        let (this, path) = (self.clone(), path.to_owned());
+        tokio::spawn(async move {
+            if let Err(why) = this.keep(&path, &entry).await {
+                this.not_kept(&path, &why);
+            }
+        });
+    }
+
+    fn not_kept(&self, path: &str, why: &str) {
+        tracing::warn!(
+            page = %self.component.pattern,
+            "{path} was generated but not kept for other hosts or the next start: {why}"
+        );
     }
 
     /// Generates one path in the sandbox; errors name the page and the path.
@@ -164,12 +211,15 @@ impl PageRoute {
         let this = self.clone();
         let generate_path = path.clone();
         let log_id = request_id.to_owned();
-        let outcome = self
+        let (outcome, kept) = self
             .cache
             .generate_once(&path.path, async move {
                 this.render(&generate_path, None, &log_id).await
             })
             .await;
+        if let (Ok(entry), true) = (&outcome, kept) {
+            self.keep_in_background(&path.path, entry.clone());
+        }
         match outcome {
             Ok(entry) => build(
                 &entry.rendered,
@@ -189,13 +239,16 @@ impl PageRoute {
         let this = self.clone();
         tokio::spawn(async move {
             let log_id = format!("revalidate {}", path.path);
-            let result = this
+            let (result, kept) = this
                 .cache
                 .generate_once(&path.path, this.render(&path, None, &log_id))
                 .await;
             match result {
-                Ok(_) => {
-                    tracing::info!(page = %this.component.pattern, "regenerated {}", path.path)
+                Ok(entry) => {
+                    tracing::info!(page = %this.component.pattern, "regenerated {}", path.path);
+                    if kept && let Err(why) = this.keep(&path.path, &entry).await {
+                        this.not_kept(&path.path, &why);
+                    }
                 }
                 Err(message) => tracing::error!(
                     page = %this.component.pattern,
@@ -221,11 +274,24 @@ impl PageRoute {
             ));
         }
         let log_id = format!("revalidate {}", path.path);
-        self.cache
+        let (result, _) = self
+            .cache
             .generate_once(&path.path, self.render(&path, None, &log_id))
-            .await
-            .map(|_| ())
-            .map_err(|message| format!("Failed to revalidate {encoded_path}: {message}"))
+            .await;
+        let entry =
+            result.map_err(|message| format!("Failed to revalidate {encoded_path}: {message}"))?;
+        if self.cache.get(&path.path).is_none() {
+            // A new path of a full page: served once, kept nowhere.
+            return Ok(());
+        }
+        // Whether this call or one it joined generated it, it is kept before the answer, so
+        // the path is what every host serves next.
+        self.keep(&path.path, &entry).await.map_err(|why| {
+            format!(
+                "Failed to revalidate {encoded_path}: it was regenerated on this host but could \
+                 not be kept for the others: {why}"
+            )
+        })
     }
 }
 

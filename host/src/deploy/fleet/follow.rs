@@ -26,10 +26,15 @@ pub fn spawn(control: Arc<ControlPlane>, deployer: Arc<Deployer>) {
                 () = control.wake.notified() => {}
                 () = tokio::time::sleep(HEARTBEAT) => {}
             }
-            if let Err(error) = sync_once(&control, &deployer).await
-                && error.downcast_ref::<super::Unreachable>().is_none()
-            {
-                tracing::warn!("control plane: {error:#}");
+            let synced = sync_once(&control, &deployer).await;
+            let adopted = match synced {
+                Ok(()) => deployer.current().adopt_kept_pages().await.map(|_| ()),
+                Err(_) => Ok(()),
+            };
+            for error in [synced, adopted].into_iter().filter_map(Result::err) {
+                if error.downcast_ref::<super::Unreachable>().is_none() {
+                    tracing::warn!("control plane: {error:#}");
+                }
             }
         }
     });

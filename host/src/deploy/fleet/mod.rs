@@ -19,6 +19,8 @@
 
 pub mod bundles;
 pub mod follow;
+pub mod pages;
+pub mod prune;
 pub mod rollout;
 pub mod schema;
 

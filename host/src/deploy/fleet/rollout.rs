@@ -161,6 +161,16 @@ pub async fn roll_out(
     super::follow::switch_to(control, deployer, &mut sync, generation, &meta.id)
         .await
         .map_err(DeployError::Internal)?;
+    drop(sync);
+    match super::prune::prune(control, deployer.keep()).await {
+        Ok(removed) if !removed.is_empty() => tracing::info!(
+            "the control plane no longer keeps deployments {}",
+            removed.join(", ")
+        ),
+        Ok(_) => {}
+        // Committed and served; what was not pruned now is pruned after the next commit.
+        Err(error) => tracing::warn!("pruning the control plane's old deployments: {error:#}"),
+    }
     report.generation = generation;
     report.prepared.insert(0, control.host_id.clone());
     Ok(report)

@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS routelet_control.hosts (
     prepare_error        text,
     active_generation    bigint
 );
+CREATE TABLE IF NOT EXISTS routelet_control.pages (
+    deployment    text NOT NULL,
+    path          text NOT NULL,
+    generated_ms  bigint NOT NULL,
+    saved_at      timestamptz NOT NULL,
+    page          bytea NOT NULL,
+    PRIMARY KEY (deployment, path)
+);
+CREATE INDEX IF NOT EXISTS pages_saved ON routelet_control.pages (deployment, saved_at);
 ";
 
 /// Creates the schema unless it exists, under the advisory lock.
