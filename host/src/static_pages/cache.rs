@@ -100,17 +100,18 @@ impl PageCache {
         self.flights.lock().expect("flights").contains_key(path)
     }
 
-    /// Replaces the entry of `path` with one generated elsewhere, unless the one held is newer;
-    /// true when it was taken.
-    pub fn adopt(&self, path: &str, entry: CacheEntry) -> bool {
+    /// Replaces the entry of `path` (generated here or elsewhere) unless the one held began
+    /// later: of two generations the one that read the newer data wins, whichever finished
+    /// last. True when it was taken.
+    pub fn offer(&self, path: &str, entry: Arc<CacheEntry>) -> bool {
         let newer = self
             .get(path)
-            .is_none_or(|held| held.prerendered || held.generated_at < entry.generated_at);
-        newer && self.insert(path, Arc::new(entry))
+            .is_none_or(|held| held.prerendered || held.generated_at <= entry.generated_at);
+        newer && self.insert(path, entry)
     }
 
     /// Runs `generate` for `path` unless a generation already runs, in which case this waits
-    /// for that one; a success replaces the cached entry, a failure leaves it as it was. The
+    /// for that one; a success is offered to the cache, a failure leaves it as it was. The
     /// flag is true for the one caller whose `generate` ran and whose result the cache took
     /// (not a new path of a full page): that caller hands it on to the page's store.
     pub async fn generate_once(
@@ -128,8 +129,9 @@ impl PageCache {
         let mut kept = false;
         let result = flight
             .get_or_init(|| async {
-                let entry = Arc::new(CacheEntry::new(generate.await?));
-                kept = self.insert(path, entry.clone());
+                let began = SystemTime::now();
+                let entry = Arc::new(CacheEntry::generated_at(generate.await?, began));
+                kept = self.offer(path, entry.clone());
                 Ok(entry)
             })
             .await
@@ -240,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn an_adopted_page_replaces_an_older_or_prerendered_one_only() {
+    fn an_offered_page_replaces_an_older_or_prerendered_one_only() {
         let cache = PageCache::default();
         let now = SystemTime::now();
         let html = |cache: &PageCache| match &cache.get("/a").unwrap().rendered.outcome {
@@ -249,14 +251,53 @@ mod tests {
         };
         cache.insert("/a", Arc::new(CacheEntry::prerendered(page("built", None))));
         let old = now - Duration::from_secs(60);
-        assert!(cache.adopt("/a", CacheEntry::generated_at(page("elsewhere", None), old)));
+        assert!(cache.offer(
+            "/a",
+            Arc::new(CacheEntry::generated_at(page("elsewhere", None), old))
+        ));
         assert_eq!(html(&cache), "elsewhere");
         let older = now - Duration::from_secs(120);
-        assert!(!cache.adopt("/a", CacheEntry::generated_at(page("older", None), older)));
+        assert!(!cache.offer(
+            "/a",
+            Arc::new(CacheEntry::generated_at(page("older", None), older))
+        ));
         assert_eq!(html(&cache), "elsewhere");
-        assert!(cache.adopt("/a", CacheEntry::generated_at(page("newest", None), now)));
+        assert!(cache.offer(
+            "/a",
+            Arc::new(CacheEntry::generated_at(page("newest", None), now))
+        ));
         assert_eq!(html(&cache), "newest");
-        assert!(cache.adopt("/b", CacheEntry::generated_at(page("b", None), older)));
+        assert!(cache.offer(
+            "/b",
+            Arc::new(CacheEntry::generated_at(page("b", None), older))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_generation_that_began_earlier_does_not_undo_a_later_one() {
+        let cache = Arc::new(PageCache::default());
+        let slow = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .generate_once("/a", async {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        Ok(page("read before the edit", None))
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // What `revalidate` does: a render of its own that begins now and finishes first.
+        let later = CacheEntry::generated_at(page("read after the edit", None), SystemTime::now());
+        assert!(cache.offer("/a", Arc::new(later)));
+        let (result, kept) = slow.await.unwrap();
+        assert!(result.is_ok());
+        assert!(!kept, "the earlier generation is not kept");
+        let held = cache.get("/a").unwrap();
+        assert!(
+            matches!(&held.rendered.outcome, Outcome::Page { html, .. } if html == "read after the edit")
+        );
     }
 
     #[test]

@@ -68,8 +68,10 @@ impl PageRoute {
     /// host (or this host before a restart) regenerated. False when it was older.
     pub fn adopt(&self, path: &str, page: &KeptPage) -> bool {
         let (rendered, generated_at) = page.rendered();
-        self.cache
-            .adopt(path, CacheEntry::generated_at(rendered, generated_at))
+        self.cache.offer(
+            path,
+            Arc::new(CacheEntry::generated_at(rendered, generated_at)),
+        )
     }
 
     /// Hands a freshly generated entry to the store.
@@ -273,19 +275,22 @@ impl PageRoute {
                 "Failed to revalidate {encoded_path}: Invalid response 404"
             ));
         }
+        // A render of its own, not one already running: that one may have read the data
+        // before the edit this call is about (Next.js's revalidate likewise sends a request
+        // of its own that bypasses the cache).
         let log_id = format!("revalidate {}", path.path);
-        let (result, _) = self
-            .cache
-            .generate_once(&path.path, self.render(&path, None, &log_id))
-            .await;
-        let entry =
-            result.map_err(|message| format!("Failed to revalidate {encoded_path}: {message}"))?;
-        if self.cache.get(&path.path).is_none() {
-            // A new path of a full page: served once, kept nowhere.
+        let began = std::time::SystemTime::now();
+        let rendered = self
+            .render(&path, None, &log_id)
+            .await
+            .map_err(|message| format!("Failed to revalidate {encoded_path}: {message}"))?;
+        let entry = Arc::new(CacheEntry::generated_at(rendered, began));
+        if !self.cache.offer(&path.path, entry.clone()) {
+            // A generation that began later has already replaced it, or this is a new path of
+            // a full page: served once, kept nowhere.
             return Ok(());
         }
-        // Whether this call or one it joined generated it, it is kept before the answer, so
-        // the path is what every host serves next.
+        // Kept before the answer, so the path is what every host serves next.
         self.keep(&path.path, &entry).await.map_err(|why| {
             format!(
                 "Failed to revalidate {encoded_path}: it was regenerated on this host but could \
