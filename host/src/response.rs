@@ -45,12 +45,20 @@ pub fn text(status: StatusCode, message: &str) -> hyper::Response<Body> {
 
 /// The 308 Next.js sends to a path's clean form.
 pub fn permanent_redirect(location: &str) -> hyper::Response<Body> {
-    let mut response = text(StatusCode::PERMANENT_REDIRECT, location);
+    redirect(StatusCode::PERMANENT_REDIRECT, location)
+}
+
+/// A redirect as Next.js answers one: the location as the body and in `Location`, and for a
+/// 308 also `Refresh`; a location HTTP cannot carry is a 400.
+pub fn redirect(status: StatusCode, location: &str) -> hyper::Response<Body> {
+    let mut response = text(status, location);
     match HeaderValue::from_str(location) {
         Ok(value) => {
             response.headers_mut().insert(header::LOCATION, value);
             // Next.js also sends Refresh for clients that ignore 308.
-            if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={location}")) {
+            if status == StatusCode::PERMANENT_REDIRECT
+                && let Ok(refresh) = HeaderValue::from_str(&format!("0;url={location}"))
+            {
                 response.headers_mut().insert(header::REFRESH, refresh);
             }
             response

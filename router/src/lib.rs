@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod custom;
 mod error;
 mod lookup;
 mod normalize;

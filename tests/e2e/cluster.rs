@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 
 use crate::deploy::{admin, succeeded, version_dist};
 use crate::support::backends::{Postgres, free_port};
-use crate::support::{Server, client, fresh_data_dir, scratch_dir};
+use crate::support::{Server, client, fresh_data_dir, header_text as header, scratch_dir};
 
 /// The most a host may take, after a commit, to serve what was committed.
 const SWITCH_BOUND: Duration = Duration::from_secs(1);
@@ -174,15 +174,6 @@ async fn answer(http: &reqwest::Client, url: &str) -> Result<(String, String), S
         return Err(format!("{status} from {host}: {} bytes", body.len()));
     }
     Ok((host, version))
-}
-
-/// A response header as text, empty when absent.
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
 }
 
 /// When each host first answered `new`, and every answer of an older version from a request

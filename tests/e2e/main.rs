@@ -10,6 +10,7 @@ mod build_cli;
 mod cancellation;
 mod cluster;
 mod compile_cache;
+mod custom_routes;
 mod data;
 mod deploy;
 mod dev;

@@ -33,6 +33,8 @@ pub struct CheckedApp {
     pub public: PublicFiles,
     /// `[limits]`: what pages run under.
     pub app_limits: RouteLimits,
+    /// `[[redirects]]` and `[[headers]]`.
+    pub custom: super::custom_routes::CustomRoutes,
 }
 
 /// One route of a checked dist.
@@ -111,6 +113,7 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
         })
         .collect();
     check_config(&config, &setups)?;
+    let custom = super::custom_routes::CustomRoutes::from_config(&config)?;
     let app_limits = RouteLimits::app(&config.section(LIMITS)?, &engine.limits)?;
     let mut routes = Vec::with_capacity(components.len());
     for (((route, file), compiled), setup) in files.iter().zip(components).zip(&setups) {
@@ -139,6 +142,7 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
         routes,
         public,
         app_limits,
+        custom,
     })
 }
 
@@ -148,6 +152,7 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
 pub fn check_config(config: &AppConfig, routes: &[RouteSetup<'_>]) -> anyhow::Result<()> {
     check_known(config, routes.iter().map(|r| r.pattern))?;
     config.section::<LimitsConfig>(LIMITS)?;
+    super::custom_routes::CustomRoutes::from_config(config)?;
     for route in routes {
         route_limits(route)?;
     }
@@ -159,7 +164,12 @@ fn check_known<'a>(
     config: &AppConfig,
     patterns: impl IntoIterator<Item = &'a str>,
 ) -> anyhow::Result<()> {
-    let sections = [registry::sections(), vec![LIMITS]].concat();
+    let sections = [
+        registry::sections(),
+        vec![LIMITS],
+        super::custom_routes::SECTIONS.to_vec(),
+    ]
+    .concat();
     let keys = [registry::route_keys(), vec![LIMITS]].concat();
     config.check_known(&sections, &keys, patterns)
 }

@@ -75,6 +75,7 @@ pub fn load(
         routes,
         public,
         app_limits,
+        custom,
     } = checked;
     // Pages run under the app's limits; API routes under their own.
     let page_limits = PageLimits {
@@ -149,6 +150,7 @@ pub fn load(
             .as_deref()
             .and_then(|id| http::HeaderValue::from_str(id).ok()),
         deployment,
+        custom,
         pages,
         _revalidator: revalidator,
     })

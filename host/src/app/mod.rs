@@ -2,6 +2,7 @@
 //! ([`load`]), served behind the [`Live`] pointer, and swapped whole by the next deploy.
 
 pub mod check;
+pub mod custom_routes;
 mod kept_pages;
 pub mod live;
 pub mod load;
@@ -66,6 +67,8 @@ pub struct App {
     pub deployment: Option<String>,
     /// That deployment as the `x-routelet-deployment` header's value, made once.
     pub deployment_header: Option<http::HeaderValue>,
+    /// `[[redirects]]` and `[[headers]]` of its `routelet.toml`.
+    pub custom: custom_routes::CustomRoutes,
     /// Where its regenerated pages are kept beyond this host's memory.
     pub pages: Option<Arc<dyn PageStore>>,
     /// Kept alive here: factors hold it weakly.

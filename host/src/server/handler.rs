@@ -10,6 +10,7 @@ use routelet_router::{Lookup, Normalized, normalize};
 
 use super::access_log::{AccessLog, AnsweredBy, Fixed};
 use super::{request_id, request_shape};
+use crate::app::custom_routes::Facts;
 use crate::app::public_files::PublicFile;
 use crate::app::{App, HandlerRoute, Live, Target};
 use crate::request::shares::Client;
@@ -48,9 +49,17 @@ pub async fn handle(
     let mut log = AccessLog::start(client.peer, &request, request_id.clone());
     let mut response = match request_shape::check(&mut request, client.local) {
         Ok(()) => {
+            let added = custom_headers(app, &request);
             let (resolved, answered_by) = resolve(app, &request);
             log.answered_by(answered_by);
-            respond(app, resolved, request, &request_id, client).await
+            let mut response = respond(app, resolved, request, &request_id, client).await;
+            // Set before the route runs in Next.js, so whatever the answer set itself wins.
+            for (name, value) in added {
+                if !response.headers().contains_key(&name) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
         }
         Err(refused) => {
             log.answered_by(AnsweredBy::Fixed(Fixed::BadRequest));
@@ -74,9 +83,39 @@ pub async fn handle(
     response
 }
 
+/// The request's side of `has` and `missing`.
+fn facts_of(request: &hyper::Request<Incoming>) -> Facts<'_> {
+    Facts {
+        headers: request.headers(),
+        query: request.uri().query(),
+        authority: request.uri().authority().map(|a| a.as_str()),
+    }
+}
+
+/// What the matching `[[headers]]` entries add, the last one winning for a name.
+fn custom_headers(
+    app: &App,
+    request: &hyper::Request<Incoming>,
+) -> Vec<(http::HeaderName, HeaderValue)> {
+    if app.custom.is_empty() {
+        return Vec::new();
+    }
+    let mut added: Vec<(http::HeaderName, HeaderValue)> = Vec::new();
+    for (name, value) in app
+        .custom
+        .headers_for(request.uri().path(), &facts_of(request))
+    {
+        added.retain(|(held, _)| *held != name);
+        added.push((name, value));
+    }
+    added
+}
+
 /// What a request resolved to, before anything runs.
 enum Resolved<'a> {
     Redirect(String),
+    /// A `[[redirects]]` entry: its status and location, or why its destination failed.
+    CustomRedirect(Result<(StatusCode, String), String>),
     PageData(String),
     Public(&'a PublicFile),
     Handler(&'a HandlerRoute, routelet_router::Params),
@@ -96,6 +135,16 @@ fn resolve<'a>(app: &'a App, request: &hyper::Request<Incoming>) -> (Resolved<'a
         }
         Normalized::Clean(path) => path,
     };
+    if !app.custom.is_empty()
+        && let Some(redirect) =
+            app.custom
+                .redirect_for(path, request.uri().query(), &facts_of(request))
+    {
+        return (
+            Resolved::CustomRedirect(redirect),
+            AnsweredBy::Fixed(Fixed::Redirect),
+        );
+    }
     if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
         return (
             Resolved::PageData(rest.to_owned()),
@@ -137,6 +186,11 @@ async fn respond(
 ) -> hyper::Response<Body> {
     match resolved {
         Resolved::Redirect(location) => response::permanent_redirect(&location),
+        Resolved::CustomRedirect(Ok((status, location))) => response::redirect(status, &location),
+        Resolved::CustomRedirect(Err(why)) => {
+            tracing::error!(request_id = %request_id, "{why}");
+            response::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
         Resolved::PageData(rest) => page_data(app, &rest, &request, request_id).await,
         Resolved::Public(file) => file.respond(request.method(), request.headers()).await,
         Resolved::Handler(route, params) => {

@@ -461,6 +461,15 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A response header as text, empty when absent.
+pub fn header_text(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
 /// Sends `request` and reads its body as JSON, so a test reads the value and not the plumbing;
 /// a body that is not JSON fails the test with the body in the message.
 pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {

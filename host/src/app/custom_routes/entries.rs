@@ -1,0 +1,212 @@
+//! `[[redirects]]` and `[[headers]]` in `routelet.toml`, written as in `next.config.js`
+//! (`source`, `destination`, `permanent` or `statusCode`, `has`, `missing`, `headers`), and
+//! checked as Next.js checks them (`load-custom-routes.ts`): a bad entry stops the start or the
+//! deploy, naming the entry and saying what is wrong.
+
+use serde::Deserialize;
+
+use routelet_router::custom::{Condition, Destination, Source};
+
+/// The status codes a redirect may use, as Next.js allows them.
+const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// One `[[redirects]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectEntry {
+    source: Option<String>,
+    destination: Option<String>,
+    permanent: Option<bool>,
+    #[serde(rename = "statusCode", alias = "status_code")]
+    status_code: Option<u16>,
+    #[serde(default)]
+    has: Vec<ConditionEntry>,
+    #[serde(default)]
+    missing: Vec<ConditionEntry>,
+}
+
+/// One `[[headers]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadersEntry {
+    source: Option<String>,
+    headers: Option<Vec<HeaderEntry>>,
+    #[serde(default)]
+    has: Vec<ConditionEntry>,
+    #[serde(default)]
+    missing: Vec<ConditionEntry>,
+}
+
+/// `{ key = "...", value = "..." }` in a `headers` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderEntry {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+/// A `has` or `missing` item as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    key: Option<String>,
+    value: Option<String>,
+}
+
+/// A checked redirect.
+#[derive(Debug)]
+pub struct Redirect {
+    /// Which paths it takes.
+    pub source: Source,
+    /// Where they go.
+    pub destination: Destination,
+    /// 307, 308 or the `statusCode` given.
+    pub status: http::StatusCode,
+    /// What else the request needs, or must not have.
+    pub has: Vec<Condition>,
+    pub missing: Vec<Condition>,
+}
+
+/// A checked `headers` entry.
+#[derive(Debug)]
+pub struct HeaderRule {
+    /// Which paths it applies to.
+    pub source: Source,
+    /// The headers, whose keys and values may name parameters.
+    pub headers: Vec<(String, String)>,
+    pub has: Vec<Condition>,
+    pub missing: Vec<Condition>,
+}
+
+/// An entry's check with the entry named in its error: `[[redirects]] entry 2 (source "/old")`.
+fn named<T>(
+    checked: Result<T, String>,
+    section: &str,
+    index: usize,
+    source: Option<&str>,
+) -> anyhow::Result<T> {
+    checked.map_err(|why| {
+        let entry = match source {
+            Some(source) => format!("[[{section}]] entry {} (source {source:?})", index + 1),
+            None => format!("[[{section}]] entry {}", index + 1),
+        };
+        anyhow::anyhow!("routelet.toml {entry}: {why}")
+    })
+}
+
+fn conditions(items: &[ConditionEntry], field: &str) -> Result<Vec<Condition>, String> {
+    items
+        .iter()
+        .map(|item| {
+            Condition::new(&item.kind, item.key.as_deref(), item.value.as_deref()).map_err(|why| {
+                format!(
+                    "invalid `{field}` item found ({why}); `{field}` items have the shape \
+                         {{ type = \"header\" | \"cookie\" | \"query\" | \"host\", key = \"...\", \
+                         value = \"...\" (optional) }}"
+                )
+            })
+        })
+        .collect()
+}
+
+fn source(text: Option<&str>) -> Result<Source, String> {
+    let text = text.ok_or("`source` is missing")?;
+    if !text.starts_with('/') {
+        return Err("`source` does not start with /".to_owned());
+    }
+    Source::new(text)
+}
+
+impl RedirectEntry {
+    /// Checks the entry; the error names it.
+    pub fn check(&self, index: usize) -> anyhow::Result<Redirect> {
+        named(self.checked(), "redirects", index, self.source.as_deref())
+    }
+
+    fn checked(&self) -> Result<Redirect, String> {
+        let source = source(self.source.as_deref())?;
+        let destination = Destination::new(
+            self.destination
+                .as_deref()
+                .ok_or("`destination` is missing")?,
+        )?;
+        let status = match (self.permanent, self.status_code) {
+            (Some(_), Some(_)) => {
+                return Err("`permanent` and `statusCode` can not both be provided".to_owned());
+            }
+            (Some(true), None) => 308,
+            (Some(false), None) => 307,
+            (None, Some(code)) if REDIRECT_CODES.contains(&code) => code,
+            (None, Some(_)) => {
+                return Err("`statusCode` is not undefined or valid statusCode".to_owned());
+            }
+            (None, None) => return Err("`permanent` is not set to `true` or `false`".to_owned()),
+        };
+        let has = conditions(&self.has, "has")?;
+        let missing = conditions(&self.missing, "missing")?;
+        let known: Vec<String> = source
+            .names()
+            .map(str::to_owned)
+            .chain(has.iter().flat_map(Condition::names))
+            .collect();
+        let unknown: Vec<String> = destination
+            .names()
+            .into_iter()
+            .filter(|name| !known.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "`destination` has segments not in `source` or `has` ({})",
+                unknown.join(", ")
+            ));
+        }
+        Ok(Redirect {
+            source,
+            destination,
+            status: http::StatusCode::from_u16(status).expect("a redirect code"),
+            has,
+            missing,
+        })
+    }
+}
+
+impl HeadersEntry {
+    /// Checks the entry; the error names it.
+    pub fn check(&self, index: usize) -> anyhow::Result<HeaderRule> {
+        named(self.checked(), "headers", index, self.source.as_deref())
+    }
+
+    fn checked(&self) -> Result<HeaderRule, String> {
+        let source = source(self.source.as_deref())?;
+        let items = self
+            .headers
+            .as_ref()
+            .ok_or("`headers` field must be an array")?;
+        let mut headers = Vec::with_capacity(items.len());
+        for item in items {
+            let key = item
+                .key
+                .clone()
+                .ok_or("`key` in header item must be string")?;
+            let value = item
+                .value
+                .clone()
+                .ok_or("`value` in header item must be string")?;
+            if !key.contains(':') && http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                return Err(format!("{key:?} is not a valid header name"));
+            }
+            if !value.contains(':') && http::HeaderValue::from_str(&value).is_err() {
+                return Err(format!("the value of {key:?} is not a valid header value"));
+            }
+            headers.push((key, value));
+        }
+        Ok(HeaderRule {
+            source,
+            headers,
+            has: conditions(&self.has, "has")?,
+            missing: conditions(&self.missing, "missing")?,
+        })
+    }
+}

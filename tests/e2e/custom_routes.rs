@@ -1,0 +1,143 @@
+//! `[[redirects]]` and `[[headers]]` in `routelet.toml`, over real HTTP, as Next.js applies the
+//! same entries of `next.config.js`:
+//! https://nextjs.org/docs/pages/api-reference/config/next-config-js/redirects and
+//! https://nextjs.org/docs/pages/api-reference/config/next-config-js/headers (sources in
+//! path-to-regexp syntax, `has`/`missing`, parameters in destinations, the request's query kept;
+//! headers before redirects, the last entry winning a key; Next.js's own trailing-slash
+//! redirect before the app's).
+
+use reqwest::StatusCode;
+
+use crate::support::{Server, client, dist_with_config, example_dist, header_text as header};
+
+const CONFIG: &str = r#"
+[[headers]]
+source = "/:path*"
+headers = [
+  { key = "x-frame-options", value = "DENY" },
+  { key = "x-team", value = "none" },
+  { key = "content-type", value = "text/x-from-config" },
+]
+
+[[headers]]
+source = "/api/:name"
+has = [{ type = "cookie", key = "team", value = "(?<team>red|blue)" }]
+headers = [{ key = "x-team", value = ":team team, route :name" }]
+
+[[redirects]]
+source = "/old/:slug"
+destination = "/api/:slug"
+permanent = true
+
+[[redirects]]
+source = "/docs/:path*"
+destination = "https://docs.example.com/:path*?from=routelet"
+statusCode = 301
+
+[[redirects]]
+source = "/beta"
+destination = "/api/hello?variant=:variant"
+permanent = false
+has = [{ type = "cookie", key = "variant", value = "(?<variant>a|b)" }]
+missing = [{ type = "header", key = "x-no-beta" }]
+"#;
+
+#[tokio::test]
+async fn redirects_and_headers_from_routelet_toml_apply_as_in_nextjs() {
+    let dist = dist_with_config(&example_dist("hello"), "custom-routes", CONFIG);
+    let server = Server::start(&dist);
+    let http = client();
+    let get = |path: &str| http.get(server.url(path));
+
+    // A permanent redirect with a parameter; the query comes along; 308 also sends Refresh.
+    let moved = get("/old/hello?x=1&y=a%20b").send().await.unwrap();
+    assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&moved, "location"), "/api/hello?x=1&y=a+b");
+    assert_eq!(header(&moved, "refresh"), "0;url=/api/hello?x=1&y=a+b");
+    assert_eq!(
+        header(&moved, "x-frame-options"),
+        "DENY",
+        "headers reach redirects too"
+    );
+    assert_eq!(moved.text().await.unwrap(), "/api/hello?x=1&y=a+b");
+
+    // Next.js's trailing-slash redirect comes before the app's own.
+    let slash = get("/old/hello/").send().await.unwrap();
+    assert_eq!(slash.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&slash, "location"), "/old/hello");
+
+    // A repeating parameter into an absolute destination with its own query, and statusCode.
+    let docs = get("/docs/guide/start").send().await.unwrap();
+    assert_eq!(docs.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        header(&docs, "location"),
+        "https://docs.example.com/guide/start?from=routelet"
+    );
+    assert_eq!(header(&docs, "refresh"), "");
+
+    // `has` on a cookie, with a named group put into the destination; `missing` on a header.
+    let no_cookie = get("/beta").send().await.unwrap();
+    assert_eq!(no_cookie.status(), StatusCode::NOT_FOUND);
+    let other_value = get("/beta")
+        .header("cookie", "variant=c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_value.status(), StatusCode::NOT_FOUND);
+    let beta = get("/beta")
+        .header("cookie", "theme=dark; variant=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beta.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(header(&beta, "location"), "/api/hello?variant=b");
+    let opted_out = get("/beta")
+        .header("cookie", "variant=b")
+        .header("x-no-beta", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opted_out.status(), StatusCode::NOT_FOUND);
+
+    // Headers: every matching entry, the later one winning `x-team`; what the route set itself
+    // (its content type) wins over the config, as it does in Next.js.
+    let plain = get("/api/hello").send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(header(&plain, "x-frame-options"), "DENY");
+    assert_eq!(header(&plain, "x-team"), "none");
+    assert_eq!(
+        header(&plain, "content-type"),
+        "application/json; charset=utf-8"
+    );
+    let red = get("/api/hello")
+        .header("cookie", "team=red")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&red, "x-team"), "red team, route hello");
+    let missing = get("/nothing/here").send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&missing, "x-frame-options"), "DENY");
+    assert_eq!(
+        header(&missing, "content-type"),
+        "text/plain; charset=utf-8"
+    );
+}
+
+#[test]
+fn a_bad_entry_stops_the_start_naming_it() {
+    let bad = dist_with_config(
+        &example_dist("hello"),
+        "custom-routes-bad",
+        "[[redirects]]\nsource = \"/a\"\ndestination = \"/b\"\npermanent = true\n\n\
+         [[redirects]]\nsource = \"/c/:id\"\ndestination = \"/d/:slug\"\npermanent = true\n",
+    );
+    let refused = Server::builder().dist(&bad).try_start().err().unwrap();
+    assert!(
+        refused.contains(
+            "routelet.toml [[redirects]] entry 2 (source \"/c/:id\"): `destination` has \
+             segments not in `source` or `has` (slug)"
+        ),
+        "{refused}"
+    );
+}
