@@ -141,3 +141,87 @@ fn a_bad_entry_stops_the_start_naming_it() {
         "{refused}"
     );
 }
+
+/// Rewrites in Next.js's three phases:
+/// https://nextjs.org/docs/pages/api-reference/config/next-config-js/rewrites (beforeFiles before
+/// public files and pages, afterFiles after them but before dynamic routes, fallback before the
+/// 404; params the destination does not use passed in the query).
+const REWRITES: &str = r#"
+[[rewrites.beforeFiles]]
+source = "/"
+destination = "/api"
+has = [{ type = "query", key = "api" }]
+
+[[rewrites.afterFiles]]
+source = "/api/users/:id"
+destination = "/api/echo?variant=b"
+has = [{ type = "header", key = "x-ab", value = "b" }]
+
+[[rewrites.afterFiles]]
+source = "/api/echo"
+destination = "/api/users/never"
+
+[[rewrites.fallback]]
+source = "/people/:id"
+destination = "/api/users/:id"
+"#;
+
+#[tokio::test]
+async fn rewrites_serve_another_path_in_nextjs_order() {
+    let dist = dist_with_config(&example_dist("blog-api"), "custom-rewrites", REWRITES);
+    let server = Server::start(&dist);
+    let http = client();
+    let json = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = http.get(server.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        crate::support::json_of(request)
+    };
+
+    // beforeFiles beats the public index.html; without its condition the file is served.
+    assert_eq!(json("/?api=1", &[]).await["name"], "blog-api");
+    let index = http.get(server.url("/")).send().await.unwrap();
+    assert_eq!(header(&index, "content-type"), "text/html; charset=utf-8");
+
+    // afterFiles beats a dynamic route (an A/B split on a header), and passes the unused
+    // parameter and the request's query in the query of the route it rewrote to.
+    let b = json("/api/users/42?tab=posts", &[("x-ab", "b")]).await;
+    assert_eq!(b["query"]["variant"], "b", "{b}");
+    assert_eq!(b["query"]["id"], "42", "{b}");
+    assert_eq!(b["query"]["tab"], "posts", "{b}");
+    let a = json("/api/users/42", &[("x-ab", "a")]).await;
+    assert_eq!(a["id"], "42", "{a}");
+    // ... but never a route without parameters.
+    assert_eq!(json("/api/echo", &[]).await["method"], "GET");
+
+    // fallback: a path nothing answers is served as another one, the client's URL unchanged.
+    let person = http
+        .get(server.url("/people/7?tab=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(person.status(), StatusCode::OK);
+    let person: serde_json::Value = person.json().await.unwrap();
+    assert_eq!(person["id"], "7", "{person}");
+    assert_eq!(person["query"]["tab"], "x", "{person}");
+    let nothing = http.get(server.url("/nobody/7")).send().await.unwrap();
+    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn a_rewrite_to_another_origin_is_refused_saying_why() {
+    let bad = dist_with_config(
+        &example_dist("hello"),
+        "custom-rewrites-bad",
+        "[[rewrites]]\nsource = \"/x\"\ndestination = \"https://example.com/x\"\n",
+    );
+    let refused = Server::builder().dist(&bad).try_start().err().unwrap();
+    assert!(
+        refused.contains(
+            "routelet.toml [[rewrites]] entry 1 (source \"/x\"): a rewrite to another origin \
+             is not supported"
+        ),
+        "{refused}"
+    );
+}

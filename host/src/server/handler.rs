@@ -1,24 +1,21 @@
-//! The request path, top-down: normalise → page data → public files → route → run the guest,
-//! and every failure becomes a response and a log line. [`AccessLog`] makes that line, and
+//! The request path, top-down: headers and redirects of the config → normalise → rewrites,
+//! page data, public files, routes ([`super::resolve`]) → run the guest, and every failure
+//! becomes a response and a log line. [`AccessLog`] makes that line, and
 //! brings the in-flight gauge back down, even when the client goes away mid-request.
 
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
-use routelet_router::{Lookup, Normalized, normalize};
 
 use super::access_log::{AccessLog, AnsweredBy, Fixed};
+use super::resolve::{Resolved, custom_headers, resolve};
 use super::{request_id, request_shape};
-use crate::app::custom_routes::Facts;
-use crate::app::public_files::PublicFile;
 use crate::app::{App, HandlerRoute, Live, Target};
 use crate::request::shares::Client;
 use crate::response::{self, Body};
 use crate::static_pages::{self, route::Representation};
-
-/// Where page data is served, as Next.js serves `/_next/data/<build-id>/`.
-const DATA_PREFIX: &str = "/_routelet/data/";
+use routelet_router::Lookup;
 
 /// Answers one request with the app that is current when it arrives.
 pub async fn handle_live(
@@ -50,8 +47,16 @@ pub async fn handle(
     let mut response = match request_shape::check(&mut request, client.local) {
         Ok(()) => {
             let added = custom_headers(app, &request);
-            let (resolved, answered_by) = resolve(app, &request);
+            let (resolved, answered_by, rewritten) = resolve(app, &request);
             log.answered_by(answered_by);
+            if let Some(target) = rewritten {
+                // The route sees the path and query it was rewritten to, as in Next.js.
+                let mut parts = request.uri().clone().into_parts();
+                parts.path_and_query = Some(target);
+                if let Ok(uri) = http::Uri::from_parts(parts) {
+                    *request.uri_mut() = uri;
+                }
+            }
             let mut response = respond(app, resolved, request, &request_id, client).await;
             // Set before the route runs in Next.js, so whatever the answer set itself wins.
             for (name, value) in added {
@@ -83,99 +88,6 @@ pub async fn handle(
     response
 }
 
-/// The request's side of `has` and `missing`.
-fn facts_of(request: &hyper::Request<Incoming>) -> Facts<'_> {
-    Facts {
-        headers: request.headers(),
-        query: request.uri().query(),
-        authority: request.uri().authority().map(|a| a.as_str()),
-    }
-}
-
-/// What the matching `[[headers]]` entries add, the last one winning for a name.
-fn custom_headers(
-    app: &App,
-    request: &hyper::Request<Incoming>,
-) -> Vec<(http::HeaderName, HeaderValue)> {
-    if app.custom.is_empty() {
-        return Vec::new();
-    }
-    let mut added: Vec<(http::HeaderName, HeaderValue)> = Vec::new();
-    for (name, value) in app
-        .custom
-        .headers_for(request.uri().path(), &facts_of(request))
-    {
-        added.retain(|(held, _)| *held != name);
-        added.push((name, value));
-    }
-    added
-}
-
-/// What a request resolved to, before anything runs.
-enum Resolved<'a> {
-    Redirect(String),
-    /// A `[[redirects]]` entry: its status and location, or why its destination failed.
-    CustomRedirect(Result<(StatusCode, String), String>),
-    PageData(String),
-    Public(&'a PublicFile),
-    Handler(&'a HandlerRoute, routelet_router::Params),
-    Page(&'a Arc<static_pages::route::PageRoute>, String),
-    BadRequest,
-    NotFound,
-}
-
-/// Normalises the path and finds what answers it.
-fn resolve<'a>(app: &'a App, request: &hyper::Request<Incoming>) -> (Resolved<'a>, AnsweredBy<'a>) {
-    let path = match normalize(request.uri().path(), request.uri().query()) {
-        Normalized::Redirect(location) => {
-            return (
-                Resolved::Redirect(location),
-                AnsweredBy::Fixed(Fixed::Redirect),
-            );
-        }
-        Normalized::Clean(path) => path,
-    };
-    if !app.custom.is_empty()
-        && let Some(redirect) =
-            app.custom
-                .redirect_for(path, request.uri().query(), &facts_of(request))
-    {
-        return (
-            Resolved::CustomRedirect(redirect),
-            AnsweredBy::Fixed(Fixed::Redirect),
-        );
-    }
-    if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
-        return (
-            Resolved::PageData(rest.to_owned()),
-            AnsweredBy::Fixed(Fixed::PageData),
-        );
-    }
-    if let Some(file) = app.public.get(path) {
-        return (Resolved::Public(file), AnsweredBy::Fixed(Fixed::Public));
-    }
-    match app.routes.lookup(path) {
-        Lookup::Found(found) => match found.value {
-            Target::Handler(route) => (
-                Resolved::Handler(route, found.params),
-                AnsweredBy::Route(&route.handler.pattern, &route.handler.metrics),
-            ),
-            Target::Page(page) => (
-                Resolved::Page(page, path.to_owned()),
-                AnsweredBy::Route(&page.component.pattern, &page.component.metrics),
-            ),
-        },
-        Lookup::BadEscape => (Resolved::BadRequest, AnsweredBy::Fixed(Fixed::BadRequest)),
-        Lookup::NotFound => match app
-            .public
-            .get(&format!("{}/index.html", path.trim_end_matches('/')))
-        {
-            Some(index) => (Resolved::Public(index), AnsweredBy::Fixed(Fixed::Public)),
-            None => (Resolved::NotFound, AnsweredBy::Fixed(Fixed::NotFound)),
-        },
-    }
-}
-
 /// Produces the answer to what the request resolved to.
 async fn respond(
     app: &App,
@@ -187,7 +99,7 @@ async fn respond(
     match resolved {
         Resolved::Redirect(location) => response::permanent_redirect(&location),
         Resolved::CustomRedirect(Ok((status, location))) => response::redirect(status, &location),
-        Resolved::CustomRedirect(Err(why)) => {
+        Resolved::CustomRedirect(Err(why)) | Resolved::Failed(why) => {
             tracing::error!(request_id = %request_id, "{why}");
             response::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }

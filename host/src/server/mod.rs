@@ -5,6 +5,7 @@ mod connection;
 pub mod handler;
 mod request_id;
 pub mod request_shape;
+mod resolve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

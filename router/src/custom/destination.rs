@@ -100,6 +100,31 @@ impl Destination {
     /// The location, with `captures` put in and the request's `query` (raw, after `?`) kept
     /// under the destination's own values.
     pub fn compile(&self, captures: &Captures, query: Option<&str>) -> Result<String, String> {
+        self.compile_with(captures, query, false)
+    }
+
+    /// Whether this destination is on another origin.
+    pub fn is_absolute(&self) -> bool {
+        self.scheme.is_some()
+    }
+
+    /// [`Destination::compile`] for a rewrite: when its path and host use none of the
+    /// parameters, they all go into the query as well (unless the destination's query names
+    /// them), as Next.js passes them to the rewritten route.
+    pub fn compile_rewrite(
+        &self,
+        captures: &Captures,
+        query: Option<&str>,
+    ) -> Result<String, String> {
+        self.compile_with(captures, query, true)
+    }
+
+    fn compile_with(
+        &self,
+        captures: &Captures,
+        query: Option<&str>,
+        append_params: bool,
+    ) -> Result<String, String> {
         let mut location = String::new();
         if let (Some(scheme), Some((host, port))) = (&self.scheme, &self.host) {
             location.push_str(scheme);
@@ -107,11 +132,25 @@ impl Destination {
             location.push_str(port);
         }
         compile_path(&self.path, captures, &mut location)?;
-        let own: Vec<(String, String)> = self
+        let mut own: Vec<(String, String)> = self
             .query
             .iter()
             .map(|(k, v)| (k.clone(), put_in(v, captures)))
             .collect();
+        let used = self.names();
+        if append_params && !captures.keys().any(|name| used.contains(name)) {
+            for (name, value) in captures {
+                if self.query.iter().any(|(k, _)| k == name) {
+                    continue;
+                }
+                match value {
+                    Captured::One(value) => own.push((name.clone(), value.clone())),
+                    Captured::Many(values) => {
+                        own.extend(values.iter().map(|v| (name.clone(), v.clone())));
+                    }
+                }
+            }
+        }
         let mut merged = form_urlencoded::Serializer::new(String::new());
         let mut any = false;
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -277,6 +316,21 @@ mod tests {
         assert_eq!(to.names(), ["id", "region"]);
         assert!(Destination::new("ftp://x/y").is_err());
         assert!(Destination::new("elsewhere").is_err());
+    }
+
+    #[test]
+    fn a_rewrite_passes_unused_parameters_in_the_query() {
+        let to = Destination::new("/api/post").unwrap();
+        let got = to
+            .compile_rewrite(&captures(&[("slug", one("hi"))]), Some("a=1"))
+            .unwrap();
+        assert_eq!(got, "/api/post?a=1&slug=hi");
+        // Once the path uses one of them, none is added (Next.js's all-or-nothing rule).
+        let to = Destination::new("/api/post/:slug").unwrap();
+        let got = to
+            .compile_rewrite(&captures(&[("slug", one("hi")), ("x", one("1"))]), None)
+            .unwrap();
+        assert_eq!(got, "/api/post/hi");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! `[[redirects]]` and `[[headers]]` in `routelet.toml`, written as in `next.config.js`
-//! (`source`, `destination`, `permanent` or `statusCode`, `has`, `missing`, `headers`), and
-//! checked as Next.js checks them (`load-custom-routes.ts`): a bad entry stops the start or the
+//! `[[redirects]]`, `rewrites` and `[[headers]]` in `routelet.toml`, written as in
+//! `next.config.js` (`source`, `destination`, `permanent` or `statusCode`, `has`, `missing`,
+//! `headers`), and checked as Next.js checks them (`load-custom-routes.ts`): a bad entry stops the start or the
 //! deploy, naming the entry and saying what is wrong.
 
 use serde::Deserialize;
@@ -19,6 +19,18 @@ pub struct RedirectEntry {
     permanent: Option<bool>,
     #[serde(rename = "statusCode", alias = "status_code")]
     status_code: Option<u16>,
+    #[serde(default)]
+    has: Vec<ConditionEntry>,
+    #[serde(default)]
+    missing: Vec<ConditionEntry>,
+}
+
+/// One rewrite as written, in `[[rewrites]]` or one of its phases.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteEntry {
+    source: Option<String>,
+    destination: Option<String>,
     #[serde(default)]
     has: Vec<ConditionEntry>,
     #[serde(default)]
@@ -55,19 +67,28 @@ pub struct ConditionEntry {
     value: Option<String>,
 }
 
-/// A checked redirect.
+/// A checked source, destination and conditions: what a redirect and a rewrite both are.
 #[derive(Debug)]
-pub struct Redirect {
+pub struct Routed {
     /// Which paths it takes.
     pub source: Source,
-    /// Where they go.
+    /// Where they go, or the path (and query) they are served as.
     pub destination: Destination,
-    /// 307, 308 or the `statusCode` given.
-    pub status: http::StatusCode,
     /// What else the request needs, or must not have.
     pub has: Vec<Condition>,
     pub missing: Vec<Condition>,
 }
+
+/// A checked redirect.
+#[derive(Debug)]
+pub struct Redirect {
+    pub to: Routed,
+    /// 307, 308 or the `statusCode` given.
+    pub status: http::StatusCode,
+}
+
+/// A checked rewrite: a path of the app served as another one.
+pub type Rewrite = Routed;
 
 /// A checked `headers` entry.
 #[derive(Debug)]
@@ -111,6 +132,42 @@ fn conditions(items: &[ConditionEntry], field: &str) -> Result<Vec<Condition>, S
         .collect()
 }
 
+/// Checks a source, destination and conditions; every parameter the destination names must
+/// come from the source or the conditions.
+fn routed(
+    source_text: Option<&str>,
+    destination: Option<&str>,
+    has: &[ConditionEntry],
+    missing: &[ConditionEntry],
+) -> Result<Routed, String> {
+    let source = source(source_text)?;
+    let destination = Destination::new(destination.ok_or("`destination` is missing")?)?;
+    let has = conditions(has, "has")?;
+    let missing = conditions(missing, "missing")?;
+    let known: Vec<String> = source
+        .names()
+        .map(str::to_owned)
+        .chain(has.iter().flat_map(Condition::names))
+        .collect();
+    let unknown: Vec<String> = destination
+        .names()
+        .into_iter()
+        .filter(|name| !known.contains(name))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "`destination` has segments not in `source` or `has` ({})",
+            unknown.join(", ")
+        ));
+    }
+    Ok(Routed {
+        source,
+        destination,
+        has,
+        missing,
+    })
+}
+
 fn source(text: Option<&str>) -> Result<Source, String> {
     let text = text.ok_or("`source` is missing")?;
     if !text.starts_with('/') {
@@ -126,11 +183,11 @@ impl RedirectEntry {
     }
 
     fn checked(&self) -> Result<Redirect, String> {
-        let source = source(self.source.as_deref())?;
-        let destination = Destination::new(
-            self.destination
-                .as_deref()
-                .ok_or("`destination` is missing")?,
+        let to = routed(
+            self.source.as_deref(),
+            self.destination.as_deref(),
+            &self.has,
+            &self.missing,
         )?;
         let status = match (self.permanent, self.status_code) {
             (Some(_), Some(_)) => {
@@ -144,31 +201,35 @@ impl RedirectEntry {
             }
             (None, None) => return Err("`permanent` is not set to `true` or `false`".to_owned()),
         };
-        let has = conditions(&self.has, "has")?;
-        let missing = conditions(&self.missing, "missing")?;
-        let known: Vec<String> = source
-            .names()
-            .map(str::to_owned)
-            .chain(has.iter().flat_map(Condition::names))
-            .collect();
-        let unknown: Vec<String> = destination
-            .names()
-            .into_iter()
-            .filter(|name| !known.contains(name))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(format!(
-                "`destination` has segments not in `source` or `has` ({})",
-                unknown.join(", ")
-            ));
-        }
         Ok(Redirect {
-            source,
-            destination,
+            to,
             status: http::StatusCode::from_u16(status).expect("a redirect code"),
-            has,
-            missing,
         })
+    }
+}
+
+impl RewriteEntry {
+    /// Checks the entry; the error names it and the phase it is in.
+    pub fn check(&self, section: &str, index: usize) -> anyhow::Result<Rewrite> {
+        named(self.checked(), section, index, self.source.as_deref())
+    }
+
+    fn checked(&self) -> Result<Rewrite, String> {
+        let rewrite = routed(
+            self.source.as_deref(),
+            self.destination.as_deref(),
+            &self.has,
+            &self.missing,
+        )?;
+        if rewrite.destination.is_absolute() {
+            return Err(
+                "a rewrite to another origin is not supported: Routelet does not proxy \
+                 (redirect there, or fetch it from an API route whose outbound allow-list \
+                 names it)"
+                    .to_owned(),
+            );
+        }
+        Ok(rewrite)
     }
 }
 

@@ -1,7 +1,8 @@
-//! Next.js's `redirects` and `headers` from `routelet.toml`, applied in Next.js's order:
-//! `headers` entries add to the answer of every request whose path they match (a later entry
-//! overrides an earlier one's key), then the first matching redirect answers before files and
-//! routes are looked at.
+//! Next.js's `redirects`, `rewrites` and `headers` from `routelet.toml`, applied in Next.js's
+//! order: `headers` entries add to the answer of every request whose path they match (a later
+//! entry overrides an earlier one's key), the first matching redirect answers before anything
+//! else, then `beforeFiles` rewrites, files and routes without parameters, `afterFiles`
+//! rewrites, dynamic routes, and `fallback` rewrites.
 
 mod entries;
 pub mod facts;
@@ -10,18 +11,45 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use routelet_router::custom::{Captures, check_all, put_in};
 
 use crate::config::AppConfig;
-pub use entries::{HeaderRule, Redirect};
-use entries::{HeadersEntry, RedirectEntry};
+pub use entries::{HeaderRule, Redirect, Rewrite, Routed};
+use entries::{HeadersEntry, RedirectEntry, RewriteEntry};
 pub use facts::Facts;
 
 /// The config sections this module reads.
-pub const SECTIONS: [&str; 2] = ["redirects", "headers"];
+pub const SECTIONS: [&str; 3] = ["redirects", "rewrites", "headers"];
 
-/// One deployment's redirects and header rules, checked.
+/// When a rewrite is tried, as Next.js's three lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `beforeFiles`: before public files and routes.
+    BeforeFiles,
+    /// `afterFiles` (a plain list is this one): after files and routes without parameters,
+    /// before dynamic routes.
+    AfterFiles,
+    /// `fallback`: when nothing else answers, before the 404.
+    Fallback,
+}
+
+/// The phases as `[rewrites]` names them.
+const PHASES: [(&str, Phase); 3] = [
+    ("beforeFiles", Phase::BeforeFiles),
+    ("afterFiles", Phase::AfterFiles),
+    ("fallback", Phase::Fallback),
+];
+
+/// One deployment's redirects, rewrites and header rules, checked.
 #[derive(Debug, Default)]
 pub struct CustomRoutes {
     redirects: Vec<Redirect>,
+    rewrites: Vec<(Phase, Rewrite)>,
     headers: Vec<HeaderRule>,
+}
+
+/// A rewritten request target: the path (percent-encoded) and the query.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rewritten {
+    pub path: String,
+    pub query: Option<String>,
 }
 
 impl CustomRoutes {
@@ -30,6 +58,7 @@ impl CustomRoutes {
         let redirects: Vec<RedirectEntry> = config.section("redirects")?;
         let headers: Vec<HeadersEntry> = config.section("headers")?;
         Ok(Self {
+            rewrites: rewrites(config)?,
             redirects: redirects
                 .iter()
                 .enumerate()
@@ -45,7 +74,45 @@ impl CustomRoutes {
 
     /// True when there is nothing to apply, so a request skips this step entirely.
     pub fn is_empty(&self) -> bool {
-        self.redirects.is_empty() && self.headers.is_empty()
+        self.redirects.is_empty() && self.headers.is_empty() && self.rewrites.is_empty()
+    }
+
+    /// Whether any rewrite of `phase` exists, so routing asks only when one may apply.
+    pub fn rewrites_in(&self, phase: Phase) -> bool {
+        self.rewrites.iter().any(|(p, _)| *p == phase)
+    }
+
+    /// The first rewrite of `phase` that takes `path`: where the request goes instead.
+    pub fn rewrite_for(
+        &self,
+        phase: Phase,
+        path: &str,
+        query: Option<&str>,
+        facts: &Facts<'_>,
+    ) -> Option<Result<Rewritten, String>> {
+        self.rewrites
+            .iter()
+            .filter(|(p, _)| *p == phase)
+            .find_map(|(_, rewrite)| {
+                let captures =
+                    captured(&rewrite.source, &rewrite.has, &rewrite.missing, path, facts)?;
+                Some(
+                    rewrite
+                        .destination
+                        .compile_rewrite(&captures, query)
+                        .map(|target| match target.split_once('?') {
+                            Some((path, query)) => Rewritten {
+                                path: path.to_owned(),
+                                query: Some(query.to_owned()),
+                            },
+                            None => Rewritten {
+                                path: target,
+                                query: None,
+                            },
+                        })
+                        .map_err(|why| format!("rewrite of {}: {why}", rewrite.source.text())),
+                )
+            })
     }
 
     /// The headers every matching entry adds to the answer for `path`, in order.
@@ -83,21 +150,63 @@ impl CustomRoutes {
     ) -> Option<Result<(StatusCode, String), String>> {
         self.redirects.iter().find_map(|redirect| {
             let captures = captured(
-                &redirect.source,
-                &redirect.has,
-                &redirect.missing,
+                &redirect.to.source,
+                &redirect.to.has,
+                &redirect.to.missing,
                 path,
                 facts,
             )?;
             Some(
                 redirect
+                    .to
                     .destination
                     .compile(&captures, query)
                     .map(|location| (redirect.status, location))
-                    .map_err(|why| format!("redirect from {}: {why}", redirect.source.text())),
+                    .map_err(|why| format!("redirect from {}: {why}", redirect.to.source.text())),
             )
         })
     }
+}
+
+/// `rewrites` as a list (`[[rewrites]]`: the `afterFiles` phase) or as a table of the three
+/// phases (`[[rewrites.beforeFiles]]`, `[[rewrites.afterFiles]]`, `[[rewrites.fallback]]`).
+fn rewrites(config: &AppConfig) -> anyhow::Result<Vec<(Phase, Rewrite)>> {
+    let section: Option<toml::Value> = config.section("rewrites")?;
+    let lists: Vec<(&str, Phase, toml::Value)> = match section {
+        None => Vec::new(),
+        Some(list @ toml::Value::Array(_)) => vec![("rewrites", Phase::AfterFiles, list)],
+        Some(toml::Value::Table(table)) => {
+            let mut lists = Vec::new();
+            for (key, value) in table {
+                let Some((name, phase)) = PHASES.iter().find(|(name, _)| *name == key) else {
+                    anyhow::bail!(
+                        "routelet.toml [rewrites]: unknown key `{key}`; rewrites are a list                          ([[rewrites]]) or the lists beforeFiles, afterFiles and fallback"
+                    );
+                };
+                lists.push((*name, *phase, value));
+            }
+            lists.sort_by_key(|(_, phase, _)| *phase as u8);
+            lists
+        }
+        Some(_) => anyhow::bail!(
+            "routelet.toml rewrites: a list ([[rewrites]]) or the lists beforeFiles, afterFiles              and fallback"
+        ),
+    };
+    let mut out = Vec::new();
+    for (name, phase, value) in lists {
+        let section = if name == "rewrites" {
+            "rewrites".to_owned()
+        } else {
+            format!("rewrites.{name}")
+        };
+        let entries: Vec<RewriteEntry> = value
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("routelet.toml [[{section}]]: {e}"))?;
+        for (index, entry) in entries.iter().enumerate() {
+            out.push((phase, entry.check(&section, index)?));
+        }
+    }
+    Ok(out)
 }
 
 /// The source's and the conditions' parameters when both match.
@@ -200,6 +309,46 @@ mod tests {
                 ("x-a", "2"),
                 ("x-slug", "post hi")
             ])
+        );
+    }
+
+    #[test]
+    fn rewrites_are_a_list_or_three_phases() {
+        let headers = http::HeaderMap::new();
+        let list = routes("[[rewrites]]\nsource = \"/a\"\ndestination = \"/b\"\n").unwrap();
+        assert!(list.rewrites_in(Phase::AfterFiles));
+        assert!(!list.rewrites_in(Phase::BeforeFiles));
+        let phased = routes(
+            "[[rewrites.fallback]]\nsource = \"/a/:x\"\ndestination = \"/c/:x\"\n\
+             [[rewrites.beforeFiles]]\nsource = \"/a/:x\"\ndestination = \"/b\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            phased.rewrite_for(Phase::BeforeFiles, "/a/1", Some("q=2"), &facts(&headers)),
+            Some(Ok(Rewritten {
+                path: "/b".into(),
+                query: Some("q=2&x=1".into())
+            }))
+        );
+        assert_eq!(
+            phased.rewrite_for(Phase::Fallback, "/a/1", None, &facts(&headers)),
+            Some(Ok(Rewritten {
+                path: "/c/1".into(),
+                query: None
+            }))
+        );
+        let error = format!(
+            "{:#}",
+            routes("[[rewrites.before]]\nsource = \"/a\"\ndestination = \"/b\"\n").unwrap_err()
+        );
+        assert!(error.contains("unknown key `before`"), "{error}");
+        let error = format!(
+            "{:#}",
+            routes("[[rewrites.afterFiles]]\nsource = \"/a\"\n").unwrap_err()
+        );
+        assert_eq!(
+            error,
+            "routelet.toml [[rewrites.afterFiles]] entry 1 (source \"/a\"): `destination` is missing"
         );
     }
 
