@@ -31,6 +31,6 @@ mod table;
 
 pub use error::RouteError;
 pub use lookup::{Lookup, Match, ParamValue, Params};
-pub use normalize::{Normalized, normalize};
+pub use normalize::{Normalized, normalize, normalize_trailing};
 pub use pattern::{Route, Segment, is_api_route, pattern_from_page_path};
 pub use table::RouteTable;

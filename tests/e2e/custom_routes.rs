@@ -124,15 +124,19 @@ async fn redirects_and_headers_from_routelet_toml_apply_as_in_nextjs() {
     );
 }
 
+/// What `routelet serve` printed when the hello example with `config` did not start.
+fn refused_start(name: &str, config: &str) -> String {
+    let bad = dist_with_config(&example_dist("hello"), name, config);
+    Server::builder().dist(&bad).try_start().err().unwrap()
+}
+
 #[test]
 fn a_bad_entry_stops_the_start_naming_it() {
-    let bad = dist_with_config(
-        &example_dist("hello"),
+    let refused = refused_start(
         "custom-routes-bad",
         "[[redirects]]\nsource = \"/a\"\ndestination = \"/b\"\npermanent = true\n\n\
          [[redirects]]\nsource = \"/c/:id\"\ndestination = \"/d/:slug\"\npermanent = true\n",
     );
-    let refused = Server::builder().dist(&bad).try_start().err().unwrap();
     assert!(
         refused.contains(
             "routelet.toml [[redirects]] entry 2 (source \"/c/:id\"): `destination` has \
@@ -211,17 +215,110 @@ async fn rewrites_serve_another_path_in_nextjs_order() {
 
 #[test]
 fn a_rewrite_to_another_origin_is_refused_saying_why() {
-    let bad = dist_with_config(
-        &example_dist("hello"),
+    let refused = refused_start(
         "custom-rewrites-bad",
         "[[rewrites]]\nsource = \"/x\"\ndestination = \"https://example.com/x\"\n",
     );
-    let refused = Server::builder().dist(&bad).try_start().err().unwrap();
     assert!(
         refused.contains(
             "routelet.toml [[rewrites]] entry 1 (source \"/x\"): a rewrite to another origin \
              is not supported"
         ),
+        "{refused}"
+    );
+}
+
+/// `basePath` mounts the whole app under a prefix and prefixes every entry's source and internal
+/// destination unless the entry says `basePath = false`:
+/// https://nextjs.org/docs/pages/api-reference/config/next-config-js/basePath
+#[tokio::test]
+async fn base_path_mounts_the_app_and_its_entries_under_a_prefix() {
+    let config = r#"
+basePath = "/shop"
+
+[[redirects]]
+source = "/old"
+destination = "/api"
+permanent = false
+
+[[redirects]]
+source = "/legacy"
+destination = "https://example.com/"
+permanent = true
+basePath = false
+"#;
+    let dist = dist_with_config(&example_dist("blog-api"), "custom-base-path", config);
+    let server = Server::start(&dist);
+    let http = client();
+    let status = |path: &str| {
+        let request = http.get(server.url(path));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        crate::support::json_of(http.get(server.url("/shop/api"))).await["name"],
+        "blog-api"
+    );
+    assert_eq!(status("/shop/api/users/7").await, StatusCode::OK);
+    assert_eq!(status("/shop/subscribed.html").await, StatusCode::OK);
+    let index = http.get(server.url("/shop")).send().await.unwrap();
+    assert_eq!(header(&index, "content-type"), "text/html; charset=utf-8");
+    for outside in ["/api", "/", "/shopping/api", "/subscribed.html"] {
+        assert_eq!(status(outside).await, StatusCode::NOT_FOUND, "{outside}");
+    }
+    let slash = http.get(server.url("/shop/")).send().await.unwrap();
+    assert_eq!(slash.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&slash, "location"), "/shop");
+    let old = http.get(server.url("/shop/old")).send().await.unwrap();
+    assert_eq!(old.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(header(&old, "location"), "/shop/api");
+    assert_eq!(status("/old").await, StatusCode::NOT_FOUND);
+    let legacy = http.get(server.url("/legacy")).send().await.unwrap();
+    assert_eq!(legacy.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&legacy, "location"), "https://example.com/");
+}
+
+/// `trailingSlash: true` turns the 308 around: paths end in `/`, except file names:
+/// https://nextjs.org/docs/pages/api-reference/config/next-config-js/trailingSlash
+#[tokio::test]
+async fn trailing_slash_true_redirects_to_the_slash_except_for_files() {
+    let dist = dist_with_config(
+        &example_dist("blog-api"),
+        "custom-trailing-slash",
+        "trailingSlash = true\n",
+    );
+    let server = Server::start(&dist);
+    let http = client();
+    let moved = http
+        .get(server.url("/api/users/7?tab=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&moved, "location"), "/api/users/7/?tab=x");
+    let user = crate::support::json_of(http.get(server.url("/api/users/7/?tab=x"))).await;
+    assert_eq!(user["id"], "7", "{user}");
+    let file = http
+        .get(server.url("/subscribed.html/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&file, "location"), "/subscribed.html");
+    let file = http
+        .get(server.url("/subscribed.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    let root = http.get(server.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_base_path_that_does_not_start_with_a_slash_is_refused() {
+    let refused = refused_start("custom-base-path-bad", "basePath = \"shop\"\n");
+    assert!(
+        refused.contains("routelet.toml: Specified basePath has to start with a /, found \"shop\""),
         "{refused}"
     );
 }

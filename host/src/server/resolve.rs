@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::uri::PathAndQuery;
 use http::{HeaderName, HeaderValue, StatusCode};
 use hyper::body::Incoming;
-use routelet_router::{Lookup, Normalized, normalize};
+use routelet_router::{Lookup, Normalized, normalize, normalize_trailing};
 
 use super::access_log::{AnsweredBy, Fixed};
 use crate::app::custom_routes::{Facts, Phase, Rewritten};
@@ -71,7 +71,13 @@ pub fn resolve<'a>(
     app: &'a App,
     request: &hyper::Request<Incoming>,
 ) -> (Resolved<'a>, AnsweredBy<'a>, Option<PathAndQuery>) {
-    let path = match normalize(request.uri().path(), request.uri().query()) {
+    let (path, query) = (request.uri().path(), request.uri().query());
+    let normalized = if app.custom.trailing_slash {
+        normalize_trailing(path, query)
+    } else {
+        normalize(path, query)
+    };
+    let path = match normalized {
         Normalized::Redirect(location) => {
             return (
                 Resolved::Redirect(location),
@@ -86,7 +92,6 @@ pub fn resolve<'a>(
         return (resolved, by, None);
     }
     let facts = facts_of(request);
-    let query = request.uri().query();
     if let Some(redirect) = app.custom.redirect_for(path, query, &facts) {
         return (
             Resolved::CustomRedirect(redirect),
@@ -154,8 +159,10 @@ fn not_found<'a>() -> Found<'a> {
     (Resolved::NotFound, AnsweredBy::Fixed(Fixed::NotFound))
 }
 
-/// Page data, public files and routes for `path`; dynamic routes only when `dynamic`.
+/// Page data, public files and routes for `path` (under the app's `basePath`); dynamic routes
+/// only when `dynamic`.
 fn files_and_routes<'a>(app: &'a App, path: &str, dynamic: bool) -> Option<Found<'a>> {
+    let path = app.custom.in_app(path)?;
     if let Some(rest) = path.strip_prefix(DATA_PREFIX) {
         return Some((
             Resolved::PageData(rest.to_owned()),

@@ -15,6 +15,9 @@ const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
 #[serde(deny_unknown_fields)]
 pub struct RedirectEntry {
     source: Option<String>,
+    /// `false` keeps the app's `basePath` off this entry, as in Next.js.
+    #[serde(rename = "basePath", alias = "base_path")]
+    base_path: Option<bool>,
     destination: Option<String>,
     permanent: Option<bool>,
     #[serde(rename = "statusCode", alias = "status_code")]
@@ -30,6 +33,9 @@ pub struct RedirectEntry {
 #[serde(deny_unknown_fields)]
 pub struct RewriteEntry {
     source: Option<String>,
+    /// `false` keeps the app's `basePath` off this entry, as in Next.js.
+    #[serde(rename = "basePath", alias = "base_path")]
+    base_path: Option<bool>,
     destination: Option<String>,
     #[serde(default)]
     has: Vec<ConditionEntry>,
@@ -42,6 +48,9 @@ pub struct RewriteEntry {
 #[serde(deny_unknown_fields)]
 pub struct HeadersEntry {
     source: Option<String>,
+    /// `false` keeps the app's `basePath` off this entry, as in Next.js.
+    #[serde(rename = "basePath", alias = "base_path")]
+    base_path: Option<bool>,
     headers: Option<Vec<HeaderEntry>>,
     #[serde(default)]
     has: Vec<ConditionEntry>,
@@ -135,13 +144,19 @@ fn conditions(items: &[ConditionEntry], field: &str) -> Result<Vec<Condition>, S
 /// Checks a source, destination and conditions; every parameter the destination names must
 /// come from the source or the conditions.
 fn routed(
+    base: &str,
     source_text: Option<&str>,
     destination: Option<&str>,
     has: &[ConditionEntry],
     missing: &[ConditionEntry],
 ) -> Result<Routed, String> {
-    let source = source(source_text)?;
-    let destination = Destination::new(destination.ok_or("`destination` is missing")?)?;
+    let source = source(base, source_text)?;
+    let destination = destination.ok_or("`destination` is missing")?;
+    let destination = if destination.starts_with('/') {
+        Destination::new(&under(base, destination))?
+    } else {
+        Destination::new(destination)?
+    };
     let has = conditions(has, "has")?;
     let missing = conditions(missing, "missing")?;
     let known: Vec<String> = source
@@ -168,22 +183,47 @@ fn routed(
     })
 }
 
-fn source(text: Option<&str>) -> Result<Source, String> {
+fn source(base: &str, text: Option<&str>) -> Result<Source, String> {
     let text = text.ok_or("`source` is missing")?;
     if !text.starts_with('/') {
         return Err("`source` does not start with /".to_owned());
     }
-    Source::new(text)
+    Source::new(&under(base, text))
+}
+
+/// `path` under the app's `basePath`, as Next.js prefixes sources and internal destinations
+/// (`/` becomes the base path itself).
+fn under(base: &str, path: &str) -> String {
+    match (base, path) {
+        ("", _) => path.to_owned(),
+        (_, "/") => base.to_owned(),
+        _ => format!("{base}{path}"),
+    }
+}
+
+/// The base path an entry is under: none when it says `basePath = false`.
+fn base_of(base: &str, entry: Option<bool>) -> Result<&str, String> {
+    match entry {
+        None => Ok(base),
+        Some(false) => Ok(""),
+        Some(true) => Err("`basePath` must be undefined or false".to_owned()),
+    }
 }
 
 impl RedirectEntry {
     /// Checks the entry; the error names it.
-    pub fn check(&self, index: usize) -> anyhow::Result<Redirect> {
-        named(self.checked(), "redirects", index, self.source.as_deref())
+    pub fn check(&self, base: &str, index: usize) -> anyhow::Result<Redirect> {
+        named(
+            self.checked(base),
+            "redirects",
+            index,
+            self.source.as_deref(),
+        )
     }
 
-    fn checked(&self) -> Result<Redirect, String> {
+    fn checked(&self, base: &str) -> Result<Redirect, String> {
         let to = routed(
+            base_of(base, self.base_path)?,
             self.source.as_deref(),
             self.destination.as_deref(),
             &self.has,
@@ -210,12 +250,13 @@ impl RedirectEntry {
 
 impl RewriteEntry {
     /// Checks the entry; the error names it and the phase it is in.
-    pub fn check(&self, section: &str, index: usize) -> anyhow::Result<Rewrite> {
-        named(self.checked(), section, index, self.source.as_deref())
+    pub fn check(&self, base: &str, section: &str, index: usize) -> anyhow::Result<Rewrite> {
+        named(self.checked(base), section, index, self.source.as_deref())
     }
 
-    fn checked(&self) -> Result<Rewrite, String> {
+    fn checked(&self, base: &str) -> Result<Rewrite, String> {
         let rewrite = routed(
+            base_of(base, self.base_path)?,
             self.source.as_deref(),
             self.destination.as_deref(),
             &self.has,
@@ -235,12 +276,12 @@ impl RewriteEntry {
 
 impl HeadersEntry {
     /// Checks the entry; the error names it.
-    pub fn check(&self, index: usize) -> anyhow::Result<HeaderRule> {
-        named(self.checked(), "headers", index, self.source.as_deref())
+    pub fn check(&self, base: &str, index: usize) -> anyhow::Result<HeaderRule> {
+        named(self.checked(base), "headers", index, self.source.as_deref())
     }
 
-    fn checked(&self) -> Result<HeaderRule, String> {
-        let source = source(self.source.as_deref())?;
+    fn checked(&self, base: &str) -> Result<HeaderRule, String> {
+        let source = source(base_of(base, self.base_path)?, self.source.as_deref())?;
         let items = self
             .headers
             .as_ref()

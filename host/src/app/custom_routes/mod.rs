@@ -15,8 +15,14 @@ pub use entries::{HeaderRule, Redirect, Rewrite, Routed};
 use entries::{HeadersEntry, RedirectEntry, RewriteEntry};
 pub use facts::Facts;
 
-/// The config sections this module reads.
-pub const SECTIONS: [&str; 3] = ["redirects", "rewrites", "headers"];
+/// The config sections (and top-level keys) this module reads.
+pub const SECTIONS: [&str; 5] = [
+    "redirects",
+    "rewrites",
+    "headers",
+    "basePath",
+    "trailingSlash",
+];
 
 /// When a rewrite is tried, as Next.js's three lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +43,13 @@ const PHASES: [(&str, Phase); 3] = [
     ("fallback", Phase::Fallback),
 ];
 
-/// One deployment's redirects, rewrites and header rules, checked.
+/// One deployment's redirects, rewrites and header rules, checked, and where it is mounted.
 #[derive(Debug, Default)]
 pub struct CustomRoutes {
+    /// `basePath`: every path of the app is under it; empty for none.
+    pub base_path: String,
+    /// `trailingSlash = true`: paths end in `/`, and the 308 goes the other way.
+    pub trailing_slash: bool,
     redirects: Vec<Redirect>,
     rewrites: Vec<(Phase, Rewrite)>,
     headers: Vec<HeaderRule>,
@@ -55,26 +65,44 @@ pub struct Rewritten {
 impl CustomRoutes {
     /// Reads and checks `[[redirects]]` and `[[headers]]`; the first bad entry is the error.
     pub fn from_config(config: &AppConfig) -> anyhow::Result<Self> {
+        let base = base_path(config)?;
         let redirects: Vec<RedirectEntry> = config.section("redirects")?;
         let headers: Vec<HeadersEntry> = config.section("headers")?;
         Ok(Self {
-            rewrites: rewrites(config)?,
+            rewrites: rewrites(config, &base)?,
             redirects: redirects
                 .iter()
                 .enumerate()
-                .map(|(index, entry)| entry.check(index))
+                .map(|(index, entry)| entry.check(&base, index))
                 .collect::<anyhow::Result<_>>()?,
             headers: headers
                 .iter()
                 .enumerate()
-                .map(|(index, entry)| entry.check(index))
+                .map(|(index, entry)| entry.check(&base, index))
                 .collect::<anyhow::Result<_>>()?,
+            trailing_slash: config
+                .section::<Option<bool>>("trailingSlash")?
+                .unwrap_or(false),
+            base_path: base,
         })
     }
 
     /// True when there is nothing to apply, so a request skips this step entirely.
     pub fn is_empty(&self) -> bool {
         self.redirects.is_empty() && self.headers.is_empty() && self.rewrites.is_empty()
+    }
+
+    /// The app's own path for a request path: `basePath` taken off (the base itself is `/`);
+    /// `None` for a path outside it, which is a 404.
+    pub fn in_app<'p>(&self, path: &'p str) -> Option<&'p str> {
+        if self.base_path.is_empty() {
+            return Some(path);
+        }
+        match path.strip_prefix(self.base_path.as_str())? {
+            "" => Some("/"),
+            rest if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
     }
 
     /// Whether any rewrite of `phase` exists, so routing asks only when one may apply.
@@ -170,7 +198,39 @@ impl CustomRoutes {
 
 /// `rewrites` as a list (`[[rewrites]]`: the `afterFiles` phase) or as a table of the three
 /// phases (`[[rewrites.beforeFiles]]`, `[[rewrites.afterFiles]]`, `[[rewrites.fallback]]`).
-fn rewrites(config: &AppConfig) -> anyhow::Result<Vec<(Phase, Rewrite)>> {
+/// `basePath`, checked with Next.js's messages; empty for none.
+fn base_path(config: &AppConfig) -> anyhow::Result<String> {
+    let Some(base) = config.section::<Option<String>>("basePath")? else {
+        return Ok(String::new());
+    };
+    if base.is_empty() {
+        return Ok(base);
+    }
+    if !base.starts_with('/') {
+        anyhow::bail!("routelet.toml: Specified basePath has to start with a /, found \"{base}\"");
+    }
+    if base == "/" {
+        anyhow::bail!(
+            "routelet.toml: Specified basePath /. basePath has to be either an empty string or \
+             a path prefix"
+        );
+    }
+    if base.ends_with('/') {
+        anyhow::bail!("routelet.toml: Specified basePath should not end with /, found \"{base}\"");
+    }
+    if routelet_router::custom::source::parse(&base).is_ok_and(|tokens| {
+        tokens
+            .iter()
+            .any(|t| matches!(t, routelet_router::custom::source::Token::Key(_)))
+    }) {
+        anyhow::bail!(
+            "routelet.toml: basePath \"{base}\" must be a plain path, without parameters"
+        );
+    }
+    Ok(base)
+}
+
+fn rewrites(config: &AppConfig, base: &str) -> anyhow::Result<Vec<(Phase, Rewrite)>> {
     let section: Option<toml::Value> = config.section("rewrites")?;
     let lists: Vec<(&str, Phase, toml::Value)> = match section {
         None => Vec::new(),
@@ -203,7 +263,7 @@ fn rewrites(config: &AppConfig) -> anyhow::Result<Vec<(Phase, Rewrite)>> {
             .try_into()
             .map_err(|e| anyhow::anyhow!("routelet.toml [[{section}]]: {e}"))?;
         for (index, entry) in entries.iter().enumerate() {
-            out.push((phase, entry.check(&section, index)?));
+            out.push((phase, entry.check(base, &section, index)?));
         }
     }
     Ok(out)
