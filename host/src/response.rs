@@ -78,7 +78,28 @@ pub fn get_or_head_only() -> hyper::Response<Body> {
 
 /// Next.js's 404 text, for paths nothing answers.
 pub fn not_found() -> hyper::Response<Body> {
-    text(StatusCode::NOT_FOUND, "404 | This page could not be found.")
+    host_error(text(
+        StatusCode::NOT_FOUND,
+        "404 | This page could not be found.",
+    ))
+}
+
+/// The 500 for a page that could not be generated.
+pub fn page_failed() -> hyper::Response<Body> {
+    host_error(text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal Server Error",
+    ))
+}
+
+/// Marks an answer whose body is the host's own error text, which the app's `pages/404` or
+/// `pages/500` replaces.
+#[derive(Clone, Copy, Debug)]
+pub struct HostErrorBody;
+
+fn host_error(mut response: hyper::Response<Body>) -> hyper::Response<Body> {
+    response.extensions_mut().insert(HostErrorBody);
+    response
 }
 
 /// Adds `Set-Cookie` lines; the host builds them, so a value never fails to be a header.

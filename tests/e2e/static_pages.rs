@@ -562,6 +562,87 @@ async fn regenerated_pages_outlive_a_restart_of_the_host() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+/// `pages/404` and `pages/500` are static pages served with their status in place of the
+/// built-in error bodies, for paths nothing answers and for pages (not API routes or files):
+/// https://nextjs.org/docs/pages/building-your-application/routing/custom-error
+#[tokio::test]
+async fn the_apps_404_and_500_pages_replace_the_hosts_error_bodies() {
+    let dist = blog_copy("blog-error-pages");
+    // A post whose file cannot be read: generating it fails.
+    std::fs::create_dir_all(dist.join("data/posts/unreadable.md")).unwrap();
+    let server = Server::start(&dist);
+    let http = client();
+    for path in [
+        "/nothing/here",
+        "/blog/no-such-post",
+        "/tags/nope",
+        "/api/nope",
+        "/missing.css",
+        "/404",
+    ] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            header(response.headers(), "cache-control"),
+            "private, no-cache, no-store, max-age=0, must-revalidate",
+            "{path}"
+        );
+        assert_eq!(header(response.headers(), "etag"), "", "{path}");
+        assert_eq!(
+            header(response.headers(), "content-type"),
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        let body = response.text().await.unwrap();
+        assert!(body.contains("<h1>Nothing here</h1>"), "{path}: {body}");
+    }
+    let head = http.head(server.url("/nothing")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    assert!(head.bytes().await.unwrap().is_empty());
+    let post = http.post(server.url("/nothing")).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::NOT_FOUND);
+    assert!(post.text().await.unwrap().contains("Nothing here"));
+
+    let failed = http
+        .get(server.url("/blog/unreadable"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = failed.text().await.unwrap();
+    assert!(body.contains("<h1>Something went wrong</h1>"), "{body}");
+    assert!(
+        !body.contains("unreadable"),
+        "the reason stays in the log: {body}"
+    );
+    assert!(
+        server.wait_for_log("for path /blog/unreadable"),
+        "{}",
+        server.log()
+    );
+    let direct = http.get(server.url("/500")).send().await.unwrap();
+    assert_eq!(direct.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        direct
+            .text()
+            .await
+            .unwrap()
+            .contains("Something went wrong")
+    );
+
+    // Page data keeps its JSON 404.
+    let data = http
+        .get(server.url(&format!(
+            "/_routelet/data/{}/blog/no-such-post.json",
+            build_id(&dist)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.status(), StatusCode::NOT_FOUND);
+    assert_eq!(data.text().await.unwrap(), r#"{"notFound":true}"#);
+}
+
 /// The cookies a response sets, as `name=value` pairs, and their full `Set-Cookie` lines.
 pub(crate) fn set_cookies(headers: &HeaderMap) -> (Vec<String>, Vec<String>) {
     let lines: Vec<String> = headers

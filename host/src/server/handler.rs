@@ -9,11 +9,11 @@ use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
 
 use super::access_log::{AccessLog, AnsweredBy, Fixed};
-use super::resolve::{Resolved, custom_headers, resolve};
+use super::resolve::{ERROR_PAGES, Resolved, custom_headers, resolve};
 use super::{request_id, request_shape};
 use crate::app::{App, HandlerRoute, Live, Target};
 use crate::request::shares::Client;
-use crate::response::{self, Body};
+use crate::response::{self, Body, HostErrorBody};
 use crate::static_pages::{self, route::Representation};
 use routelet_router::Lookup;
 
@@ -57,7 +57,21 @@ pub async fn handle(
                     *request.uri_mut() = uri;
                 }
             }
+            let (method, takes_error_pages) =
+                (request.method().clone(), resolved.takes_error_pages());
             let mut response = respond(app, resolved, request, &request_id, client).await;
+            if takes_error_pages
+                && response.extensions().get::<HostErrorBody>().is_some()
+                && let Some(mut page) =
+                    error_page(app, response.status(), &method, &request_id).await
+            {
+                // What the answer set stays set: the cookies that end a broken preview, say.
+                for cookie in response.headers().get_all(http::header::SET_COOKIE) {
+                    page.headers_mut()
+                        .append(http::header::SET_COOKIE, cookie.clone());
+                }
+                response = page;
+            }
             // Set before the route runs in Next.js, so whatever the answer set itself wins.
             for (name, value) in added {
                 if !response.headers().contains_key(&name) {
@@ -121,7 +135,54 @@ async fn respond(
         }
         Resolved::BadRequest => response::text(StatusCode::BAD_REQUEST, "Bad Request"),
         Resolved::NotFound => response::not_found(),
+        Resolved::ServerErrorPage => response::page_failed(),
     }
+}
+
+/// The app's `pages/404` or `pages/500` as the answer with `status`, when it has that page and
+/// the page renders; otherwise the host's own body stays.
+async fn error_page(
+    app: &App,
+    status: StatusCode,
+    method: &http::Method,
+    request_id: &Arc<str>,
+) -> Option<hyper::Response<Body>> {
+    let (_, path) = ERROR_PAGES.iter().find(|(code, _)| *code == status)?;
+    let Lookup::Found(found) = app.routes.lookup(path) else {
+        return None;
+    };
+    let Target::Page(page) = found.value else {
+        return None;
+    };
+    if &*page.component.pattern != *path {
+        return None;
+    }
+    // No request headers: neither a validator (a 404 is never a 304) nor preview cookies.
+    let mut response = page
+        .respond(
+            path,
+            Representation::Html,
+            if method == http::Method::HEAD {
+                method
+            } else {
+                &http::Method::GET
+            },
+            &http::HeaderMap::new(),
+            app.factors.preview.keys(),
+            request_id,
+        )
+        .await;
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.remove(http::header::ETAG);
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, no-store, max-age=0, must-revalidate"),
+    );
+    Some(response)
 }
 
 /// `/_routelet/data/<build-id>/<path>.json`: a page's props.

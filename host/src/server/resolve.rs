@@ -33,7 +33,27 @@ pub enum Resolved<'a> {
     Page(&'a Arc<static_pages::route::PageRoute>, String),
     BadRequest,
     NotFound,
+    /// `/500` asked for directly: the 500 page, with its status.
+    ServerErrorPage,
 }
+
+impl Resolved<'_> {
+    /// Whether the host's own 404 or 500 body in its answer gives way to the app's
+    /// `pages/404` or `pages/500`, as in Next.js: for pages and paths nothing answers, not for
+    /// API routes, files or page data.
+    pub fn takes_error_pages(&self) -> bool {
+        matches!(
+            self,
+            Resolved::NotFound | Resolved::Page(..) | Resolved::ServerErrorPage
+        )
+    }
+}
+
+/// The page paths that answer for the host's 404 and 500.
+pub const ERROR_PAGES: [(StatusCode, &str); 2] = [
+    (StatusCode::NOT_FOUND, "/404"),
+    (StatusCode::INTERNAL_SERVER_ERROR, "/500"),
+];
 
 type Found<'a> = (Resolved<'a>, AnsweredBy<'a>);
 
@@ -177,6 +197,14 @@ fn files_and_routes<'a>(app: &'a App, path: &str, dynamic: bool) -> Option<Found
             Target::Handler(route) => (
                 Resolved::Handler(route, found.params),
                 AnsweredBy::Route(&route.handler.pattern, &route.handler.metrics),
+            ),
+            // Asked for directly, the error pages answer with their status (Next.js).
+            Target::Page(page) if &*page.component.pattern == "/404" => {
+                (Resolved::NotFound, AnsweredBy::Fixed(Fixed::NotFound))
+            }
+            Target::Page(page) if &*page.component.pattern == "/500" => (
+                Resolved::ServerErrorPage,
+                AnsweredBy::Route(&page.component.pattern, &page.component.metrics),
             ),
             Target::Page(page) => (
                 Resolved::Page(page, path.to_owned()),

@@ -421,5 +421,5 @@ fn not_found(representation: Representation) -> hyper::Response<Body> {
 
 fn failed(message: &str, request_id: &str) -> hyper::Response<Body> {
     tracing::error!(request_id, "{message}");
-    responses::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    responses::page_failed()
 }
