@@ -74,7 +74,45 @@ on_both_examples!(
     large_bodies_stream_both_ways,
     http2_carries_sdk_routes_and_bodies,
     fifty_concurrent_requests_to_sdk_routes,
+    whole_answers_get_an_etag_and_a_matching_request_a_304,
 );
+
+/// Next.js's `res.send`/`res.json` tag what they send and answer a matching `If-None-Match`
+/// with a 304 (`sendEtagResponse`, packages/next/src/server/send-payload.ts), whatever the
+/// method; streamed answers are not tagged.
+async fn whole_answers_get_an_etag_and_a_matching_request_a_304(app: Example) {
+    let http = client();
+    let first = http.get(app.url("/api/users/1")).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let other = http.get(app.url("/api/users/2")).send().await.unwrap();
+    assert_ne!(other.headers()["etag"].to_str().unwrap(), etag);
+    let again = http
+        .get(app.url("/api/users/1"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let streamed = http.get(app.url("/api/stream?n=10")).send().await.unwrap();
+    assert_eq!(streamed.status(), StatusCode::OK);
+    assert!(
+        streamed.headers().get("etag").is_none(),
+        "{:?}",
+        streamed.headers()
+    );
+    let posted = http
+        .post(app.url("/api/echo"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    // Any method, as Next.js's `res.send`: the echo's own body has another tag.
+    assert_eq!(posted.status(), StatusCode::OK);
+    assert_ne!(posted.headers()["etag"].to_str().unwrap(), etag);
+}
 
 async fn get_json(app: Example, path: &str) -> (StatusCode, Value) {
     let response = client().get(app.url(path)).send().await.unwrap();

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 
 use super::access_log::{AccessLog, AnsweredBy, Fixed};
 use super::resolve::{ERROR_PAGES, Resolved, custom_headers, resolve};
-use super::{request_id, request_shape};
+use super::{etag, request_id, request_shape};
 use crate::app::{App, HandlerRoute, Live, Target};
 use crate::request::shares::Client;
 use crate::response::{self, Body, HostErrorBody};
@@ -231,6 +231,7 @@ async fn run_handler(
     request_id: &Arc<str>,
     client: &Client,
 ) -> hyper::Response<Body> {
+    let conditions = etag::Conditions::of(request.method(), request.headers());
     let outcome = crate::request::run(
         &app.engine.wasm,
         &app.factors,
@@ -242,7 +243,7 @@ async fn run_handler(
     )
     .await;
     match outcome {
-        Ok(response) => response,
+        Ok(response) => etag::tag(&conditions, response).await,
         Err(failure) => {
             let status = failure.status();
             let mut response = response::text(status, status.canonical_reason().unwrap_or("Error"));

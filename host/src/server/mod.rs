@@ -2,6 +2,7 @@
 
 mod access_log;
 mod connection;
+mod etag;
 pub mod handler;
 mod request_id;
 pub mod request_shape;
