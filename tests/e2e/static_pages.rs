@@ -152,6 +152,49 @@ fn a_page_that_fetches_fails_the_build_naming_the_page_the_path_and_why() {
     );
 }
 
+const REDIRECTING_PAGE: &str = r#"
+use routelet_sdk::page::{Paths, Props, StaticContext, Fallback};
+
+pub fn get_static_paths() -> routelet_sdk::Result<Paths> {
+    Ok(Paths::new(Fallback::Blocking).params([("id", "1")]))
+}
+
+pub fn get_static_props(ctx: StaticContext) -> routelet_sdk::Result<Props<serde_json::Value>> {
+    Ok(Props::redirect(format!("/elsewhere/{}", ctx.param("id").unwrap_or_default())))
+}
+
+pub fn render(_props: serde_json::Value) -> String {
+    String::new()
+}
+"#;
+
+/// Next.js refuses a `redirect` from getStaticProps at build time (`render.tsx`,
+/// https://nextjs.org/docs/messages/gsp-redirect-during-prerender); at request time (a fallback
+/// path) it stays a redirect.
+#[test]
+fn a_redirect_while_prerendering_fails_the_build_with_nextjs_message() {
+    let app = app_with(
+        "page-redirects",
+        &[
+            ("Cargo.toml", "[dependencies]\n"),
+            ("pages/posts/[id].rs", REDIRECTING_PAGE),
+        ],
+    );
+    let (ok, stdout, stderr) = build_app(&app, &app.join("dist"));
+    assert!(!ok, "the build must fail:\n{stdout}");
+    assert!(
+        stderr.contains(
+            "`redirect` can not be returned from getStaticProps during prerendering (/posts/1)\n\
+             See more info here: https://nextjs.org/docs/messages/gsp-redirect-during-prerender"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !app.join("dist").exists(),
+        "nothing is written by a failed build"
+    );
+}
+
 const SOCKET_PAGE: &str = r#"
 pub fn render() -> String {
     match std::net::TcpStream::connect("127.0.0.1:9") {

@@ -145,9 +145,11 @@ async fn prerender_page(
                 }
             }
             Outcome::NotFound => ManifestOutcome::NotFound,
-            Outcome::Redirect { location, status } => {
-                ManifestOutcome::Redirect { location, status }
-            }
+            // Next.js refuses it too: a redirect belongs in `[[redirects]]`, or at request time.
+            Outcome::Redirect { .. } => bail!(
+                "`redirect` can not be returned from getStaticProps during prerendering ({path})\n\
+                 See more info here: https://nextjs.org/docs/messages/gsp-redirect-during-prerender"
+            ),
         };
         written.push(ManifestPath {
             path,
