@@ -566,7 +566,12 @@ async fn a_revalidation_or_a_preview_cookie_from_one_host_works_on_every_host() 
     tokio::spawn(connection);
     let count = async |sql: &str| -> i64 { db.query_one(sql, &[]).await.unwrap().get(0) };
     let pages = "SELECT count(*) FROM routelet_control.pages";
-    // The revalidated post, and the draft's `notFound` rendered for the request without it.
+    // The revalidated post, and the draft's `notFound` rendered for the request without it,
+    // which is kept in the background after its answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(pages).await < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(count(pages).await, 2);
     for version in ["p1", "p2"] {
         deploy(&h2, &version_dist(version));

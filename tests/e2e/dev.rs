@@ -150,3 +150,37 @@ async fn a_js_route_is_rebuilt_when_the_code_it_imports_changes() {
     );
     wait_for(&server, "/api/hi?who=Ada", "Good night, Ada").await;
 }
+
+const PREVIEW_ROUTE: &str = "use routelet_sdk::{Request, Response};\n\n\
+    pub fn handler(_req: Request) -> Response {\n    \
+    routelet_sdk::set_preview_data(&\"draft\", None).unwrap();\n    \
+    Response::text(\"previewing\")\n}\n";
+
+/// `next dev` sends the preview cookies `SameSite=Lax` without `Secure`, so Preview Mode works
+/// over plain HTTP on a developer's machine (`setPreviewData` in
+/// packages/next/src/server/api-utils/node/api-resolver.ts: `sameSite: isDev ? 'lax' : 'none'`,
+/// `secure: !isDev`); `routelet serve` keeps `Secure; SameSite=None` (the static pages tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_sends_preview_cookies_that_work_over_plain_http() {
+    let app = app_with("dev-preview", &[("pages/api/preview.rs", PREVIEW_ROUTE)]);
+    let server = Server::builder()
+        .command(&["dev", app.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .start();
+    wait_for(&server, "/api/preview", "previewing").await;
+    let response = client()
+        .get(server.url("/api/preview"))
+        .send()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in lines {
+        assert!(line.ends_with("; Path=/; HttpOnly; SameSite=Lax"), "{line}");
+        assert!(!line.contains("Secure"), "{line}");
+    }
+}

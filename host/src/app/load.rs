@@ -22,17 +22,32 @@ use crate::request::reuse::IdleInstances;
 use crate::static_pages::kept::PageStore;
 use crate::static_pages::{self, sandbox::PageLimits, sandbox::PageSource};
 
+/// What an app is opened as, besides its dist.
+#[derive(Default)]
+pub struct Opening {
+    /// The stored deployment it serves, if it is one.
+    pub deployment: Option<String>,
+    /// Where its regenerated pages are kept beyond memory.
+    pub pages: Option<Arc<dyn PageStore>>,
+    /// Served by `routelet dev`.
+    pub dev: bool,
+}
+
 /// Checks a dist folder, opens its factors and loads it, the blocking parts off the async
-/// threads, then serves what `pages` kept of it: the one way an app is loaded, at start and
-/// on every deploy.
+/// threads, then serves what its page store kept of it: the one way an app is loaded, at
+/// start and on every deploy.
 pub async fn open(
     engine: &Arc<Engine>,
     cache: &Arc<CompileCache>,
     data_dir: &Path,
     dir: &Path,
-    deployment: Option<String>,
-    pages: Option<Arc<dyn PageStore>>,
+    opening: Opening,
 ) -> anyhow::Result<App> {
+    let Opening {
+        deployment,
+        pages,
+        dev,
+    } = opening;
     let dist = Dist::open(dir)?;
     let (for_check, cache) = (engine.clone(), cache.clone());
     let checked = tokio::task::spawn_blocking(move || check(dist, &for_check, &cache))
@@ -42,6 +57,7 @@ pub async fn open(
         config: &checked.config,
         dist: dir,
         data_dir,
+        dev,
     })
     .await?;
     let engine = engine.clone();

@@ -22,7 +22,7 @@ use crate::static_pages::kept::PageStore;
 use crate::static_pages::route::PageRoute;
 pub use check::{CheckedApp, CheckedRoute, check};
 pub use live::Live;
-pub use load::{load, open};
+pub use load::{Opening, load, open};
 use public_files::PublicFiles;
 
 /// What a path of the app resolves to.

@@ -111,7 +111,7 @@ impl Builds {
                 );
                 let empty = self.work.join("empty");
                 crate::private::create_dir(&empty)?;
-                app::open(&self.base, &self.cache, &self.data_dir, &empty, None, None).await?
+                app::open(&self.base, &self.cache, &self.data_dir, &empty, dev()).await?
             }
         };
         let routes = first.routes().len();
@@ -216,7 +216,7 @@ impl Builds {
         tokio::task::spawn_blocking(move || builder::build(&options))
             .await
             .context("the build task failed")??;
-        app::open(&self.base, &self.cache, &self.data_dir, &out, None, None).await
+        app::open(&self.base, &self.cache, &self.data_dir, &out, dev()).await
     }
 
     /// Removes builds older than the previous one, which may still finish a request.
@@ -264,4 +264,12 @@ fn cache_counts() -> (u64, u64) {
         metrics.compile_cache_hits.get(),
         metrics.compile_cache_misses.get(),
     )
+}
+
+/// How `routelet dev` opens each build: as `next dev` serves (preview cookies over plain HTTP).
+fn dev() -> app::Opening {
+    app::Opening {
+        dev: true,
+        ..Default::default()
+    }
 }

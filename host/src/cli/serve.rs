@@ -104,7 +104,11 @@ impl ServeArgs {
                         );
                     };
                     let pages = kept_by_build(&self.data_dir, dist)?;
-                    let app = app::open(&base, &cache, &self.data_dir, dist, None, pages).await?;
+                    let opening = app::Opening {
+                        pages,
+                        ..Default::default()
+                    };
+                    let app = app::open(&base, &cache, &self.data_dir, dist, opening).await?;
                     (Live::new(app), None, None)
                 }
                 Some(admin_addr) => {
@@ -198,21 +202,19 @@ impl ServeArgs {
             Some(id) => {
                 let path = store.path_of(&id)?;
                 let pages = crate::deploy::page_store(&self.data_dir, fleet.as_ref(), &id);
-                app::open(
-                    base,
-                    cache,
-                    &self.data_dir,
-                    &path,
-                    Some(id.clone()),
-                    Some(pages),
-                )
-                .await
-                .with_context(|| format!("loading the active deployment {id}"))?
+                let opening = app::Opening {
+                    deployment: Some(id.clone()),
+                    pages: Some(pages),
+                    dev: false,
+                };
+                app::open(base, cache, &self.data_dir, &path, opening)
+                    .await
+                    .with_context(|| format!("loading the active deployment {id}"))?
             }
             None => {
                 let empty = self.data_dir.join("deployments").join(".empty");
                 crate::private::create_dir(&empty)?;
-                app::open(base, cache, &self.data_dir, &empty, None, None).await?
+                app::open(base, cache, &self.data_dir, &empty, Default::default()).await?
             }
         };
         let live = Live::new(app);

@@ -203,15 +203,12 @@ impl Deployer {
 
     /// Checks and loads a stored deployment without serving it.
     pub async fn open_app(&self, path: &Path, id: &str) -> anyhow::Result<App> {
-        app::open(
-            &self.base,
-            &self.cache,
-            &self.data_dir,
-            path,
-            Some(id.to_owned()),
-            Some(page_store(&self.data_dir, self.control.as_ref(), id)),
-        )
-        .await
+        let opening = app::Opening {
+            deployment: Some(id.to_owned()),
+            pages: Some(page_store(&self.data_dir, self.control.as_ref(), id)),
+            dev: false,
+        };
+        app::open(&self.base, &self.cache, &self.data_dir, path, opening).await
     }
 
     /// Serves `app` (deployment `id`) from now on, and records it as this host's active one.

@@ -53,6 +53,8 @@ pub struct AppSetup<'a> {
     pub dist: &'a Path,
     /// Where embedded backends keep their files (`--data-dir`).
     pub data_dir: &'a Path,
+    /// Served by `routelet dev`: what differs there as it does under `next dev`.
+    pub dev: bool,
 }
 
 /// What a factor sees for each route of a deployment.

@@ -55,6 +55,7 @@ pub fn prerender(
         config,
         dist,
         data_dir,
+        dev: false,
     }))?);
     let mut manifest = Vec::new();
     let mut summaries = Vec::new();

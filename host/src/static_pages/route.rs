@@ -12,7 +12,7 @@ use super::kept::{KeptPage, PageStore};
 use super::paths::{PagePath, PagePattern};
 use super::rendered::{self, Outcome, Rendered};
 use super::sandbox::PageComponent;
-use crate::factors::preview::cookies::{PreviewKeys, PreviewState, exit_cookies};
+use crate::factors::preview::cookies::{PreviewKeys, PreviewState};
 use crate::response::{self as responses, Body};
 
 /// Which representation of a page a request asked for.
@@ -175,7 +175,7 @@ impl PageRoute {
                 let mut response = self
                     .cached(&path, representation, method, headers, request_id)
                     .await;
-                responses::append_cookies(&mut response, &exit_cookies());
+                responses::append_cookies(&mut response, &keys.style().exit_cookies());
                 response
             }
         }

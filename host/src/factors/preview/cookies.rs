@@ -25,6 +25,8 @@ const NONCE_LEN: usize = 12;
 pub struct PreviewKeys {
     bypass: String,
     cipher: Aes256Gcm,
+    /// How this app's preview cookies are sent.
+    style: CookieStyle,
 }
 
 /// What a request's cookies say about Preview Mode.
@@ -39,6 +41,11 @@ pub enum PreviewState {
 }
 
 impl PreviewKeys {
+    /// How this app's preview cookies are sent.
+    pub fn style(&self) -> CookieStyle {
+        self.style
+    }
+
     /// Derives the keys; the same secret always gives the same keys, so hosts can share it.
     pub fn from_secret(secret: &[u8]) -> Self {
         let derive = |label: &[u8]| {
@@ -51,7 +58,13 @@ impl PreviewKeys {
         Self {
             bypass,
             cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key"),
+            style: CookieStyle::default(),
         }
+    }
+
+    /// The same keys, their cookies sent in `style`.
+    pub fn with_style(self, style: CookieStyle) -> Self {
+        Self { style, ..self }
     }
 
     /// The bypass cookie's value and the sealed data cookie's value for `data`.
@@ -129,25 +142,47 @@ impl PreviewKeys {
     }
 }
 
-/// The `Set-Cookie` values that enter Preview Mode.
-pub fn enter_cookies(bypass: &str, data: &str, max_age: Option<u32>) -> [String; 2] {
-    let age = max_age
-        .map(|age| format!("; Max-Age={age}"))
-        .unwrap_or_default();
-    [
-        format!("{BYPASS_COOKIE}={bypass}; Path=/; HttpOnly; Secure; SameSite=None{age}"),
-        format!("{DATA_COOKIE}={data}; Path=/; HttpOnly; Secure; SameSite=None{age}"),
-    ]
+/// How the preview cookies are sent: as Next.js sends them in production, or as `next dev`
+/// does, so Preview Mode works over plain HTTP on a developer's machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CookieStyle {
+    /// `Secure; SameSite=None`.
+    #[default]
+    Production,
+    /// `SameSite=Lax`, without `Secure` (`routelet dev`).
+    Dev,
 }
 
-/// The `Set-Cookie` values that leave Preview Mode (or clear a broken pair).
-pub fn exit_cookies() -> [String; 2] {
-    // Next.js expires them with a date in 1970 and no Max-Age.
-    let expired = "Expires=Thu, 01 Jan 1970 00:00:00 GMT";
-    [
-        format!("{BYPASS_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=None; {expired}"),
-        format!("{DATA_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=None; {expired}"),
-    ]
+impl CookieStyle {
+    fn attributes(self) -> &'static str {
+        match self {
+            CookieStyle::Production => "Path=/; HttpOnly; Secure; SameSite=None",
+            CookieStyle::Dev => "Path=/; HttpOnly; SameSite=Lax",
+        }
+    }
+
+    /// The `Set-Cookie` values that enter Preview Mode.
+    pub fn enter_cookies(self, bypass: &str, data: &str, max_age: Option<u32>) -> [String; 2] {
+        let age = max_age
+            .map(|age| format!("; Max-Age={age}"))
+            .unwrap_or_default();
+        let attributes = self.attributes();
+        [
+            format!("{BYPASS_COOKIE}={bypass}; {attributes}{age}"),
+            format!("{DATA_COOKIE}={data}; {attributes}{age}"),
+        ]
+    }
+
+    /// The `Set-Cookie` values that leave Preview Mode (or clear a broken pair).
+    pub fn exit_cookies(self) -> [String; 2] {
+        // Next.js expires them with a date in 1970 and no Max-Age.
+        let expired = "Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+        let attributes = self.attributes();
+        [
+            format!("{BYPASS_COOKIE}=; {attributes}; {expired}"),
+            format!("{DATA_COOKIE}=; {attributes}; {expired}"),
+        ]
+    }
 }
 
 fn unix_now() -> u64 {
@@ -230,16 +265,24 @@ mod tests {
 
     #[test]
     fn cookie_attributes_follow_nextjs() {
-        let [bypass, data] = enter_cookies("b", "d", Some(60));
+        let [bypass, data] = CookieStyle::Production.enter_cookies("b", "d", Some(60));
         assert_eq!(
             bypass,
             "__prerender_bypass=b; Path=/; HttpOnly; Secure; SameSite=None; Max-Age=60"
         );
         assert!(data.starts_with("__next_preview_data=d; Path=/; HttpOnly"));
         assert!(
-            exit_cookies()
+            CookieStyle::Production
+                .exit_cookies()
                 .iter()
                 .all(|c| c.contains("Expires=Thu, 01 Jan 1970"))
         );
+        // `next dev` sends them without Secure, SameSite=Lax.
+        let [bypass, _] = CookieStyle::Dev.enter_cookies("b", "d", None);
+        assert_eq!(
+            bypass,
+            "__prerender_bypass=b; Path=/; HttpOnly; SameSite=Lax"
+        );
+        assert!(!CookieStyle::Dev.exit_cookies()[1].contains("Secure"));
     }
 }

@@ -18,7 +18,7 @@ use super::bindings::preview;
 use super::{AppSetup, Factor, PageAccess, RequestSetup, ResponseHook, RouteSetup};
 use crate::config::Value;
 use crate::dist::PREVIEW_SECRET_FILE;
-use cookies::{PREVIEW_DATA_LIMIT, PreviewKeys, enter_cookies, exit_cookies};
+use cookies::{CookieStyle, PREVIEW_DATA_LIMIT, PreviewKeys};
 
 /// What the route's response should do to the preview cookies.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +60,11 @@ impl PreviewHost {
     }
 
     /// Where the host reads the requested action once the response has started.
+    /// How this app's preview cookies are sent.
+    pub fn cookie_style(&self) -> CookieStyle {
+        self.keys.style()
+    }
+
     pub fn action_slot(&self) -> Arc<Mutex<Option<PreviewAction>>> {
         self.action.clone()
     }
@@ -147,7 +152,13 @@ impl Factor for PreviewFactor {
     fn open(setup: &AppSetup<'_>) -> anyhow::Result<Preview> {
         let config: PreviewConfig = setup.config.section("preview")?;
         Ok(Preview {
-            keys: Arc::new(preview_secret(setup.dist, &config)?),
+            keys: Arc::new(
+                preview_secret(setup.dist, &config)?.with_style(if setup.dev {
+                    CookieStyle::Dev
+                } else {
+                    CookieStyle::Production
+                }),
+            ),
             revalidator: OnceLock::new(),
         })
     }
@@ -170,14 +181,15 @@ impl Factor for PreviewFactor {
 
     fn respond(state: &PreviewHost) -> Option<ResponseHook> {
         let slot = state.action_slot();
+        let style = state.cookie_style();
         Some(Box::new(move |headers| {
             let cookies = match slot.lock().expect("preview slot").take() {
                 Some(PreviewAction::Enter {
                     bypass,
                     data,
                     max_age,
-                }) => enter_cookies(&bypass, &data, max_age),
-                Some(PreviewAction::Exit) => exit_cookies(),
+                }) => style.enter_cookies(&bypass, &data, max_age),
+                Some(PreviewAction::Exit) => style.exit_cookies(),
                 None => return,
             };
             for cookie in cookies {
