@@ -199,6 +199,17 @@ macro_rules! export_page {
 pub mod __private {
     pub use crate::bindings::page_raw;
     pub use crate::runtime::serve;
+
+    /// What a route of per-method functions answers a method it has none for: `OPTIONS` is a
+    /// 204 and any other a 405, both naming the methods it has in `Allow`.
+    pub fn other_method(method: &str, allowed: &str) -> crate::Response {
+        let response = if method == "OPTIONS" {
+            crate::Response::new().status(204)
+        } else {
+            crate::Response::text("Method Not Allowed").status(405)
+        };
+        response.header("allow", allowed)
+    }
     pub use wasi::exports::http::incoming_handler::Guest;
     pub use wasi::http::proxy::export as export_proxy;
     pub use wasi::http::types::{IncomingRequest, ResponseOutparam};

@@ -289,3 +289,53 @@ fn a_missing_wasm_target_is_installed_through_rustup_saying_so() {
     assert_eq!(asked.trim(), "target add wasm32-wasip2");
     assert!(output.status.success(), "{stderr}");
 }
+
+const METHOD_ROUTE: &str = "use routelet_sdk::{Request, Response};\n\n\
+    pub fn get(_req: Request) -> Response {\n    Response::text(\"got\")\n}\n\n\
+    pub fn post(req: Request) -> routelet_sdk::Result<Response> {\n    \
+    Ok(Response::text(format!(\"posted {}\", req.method())).status(201))\n}\n";
+
+const METHOD_AND_HANDLER_ROUTE: &str = "use routelet_sdk::{Request, Response};\n\n\
+    pub fn delete(_req: Request) -> Response {\n    Response::new().status(204)\n}\n\n\
+    pub fn handler(req: Request) -> Response {\n    \
+    Response::text(format!(\"handler for {}\", req.method()))\n}\n";
+
+/// A route file may export one function per method (`pub fn get`, `post`, ...) instead of, or
+/// beside, `handler`; a method it has no function for is a 405 naming the others in `Allow`
+/// (OPTIONS a 204), HEAD is answered by `get`.
+#[tokio::test]
+async fn per_method_functions_answer_their_methods_and_others_get_405() {
+    let dist = crate::support::built_app(
+        "per-method-routes",
+        &[
+            ("pages/api/items.rs", METHOD_ROUTE),
+            ("pages/api/mixed.rs", METHOD_AND_HANDLER_ROUTE),
+        ],
+    );
+    let server = crate::support::Server::start(&dist);
+    let http = crate::support::client();
+    let send = |method: &str, path: &str| {
+        http.request(method.parse().unwrap(), server.url(path))
+            .send()
+    };
+    let got = send("GET", "/api/items").await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.text().await.unwrap(), "got");
+    let posted = send("POST", "/api/items").await.unwrap();
+    assert_eq!(posted.status(), 201);
+    assert_eq!(posted.text().await.unwrap(), "posted POST");
+    let head = send("HEAD", "/api/items").await.unwrap();
+    assert_eq!(head.status(), 200);
+    let refused = send("PUT", "/api/items").await.unwrap();
+    assert_eq!(refused.status(), 405);
+    assert_eq!(refused.headers()["allow"], "GET, HEAD, OPTIONS, POST");
+    let options = send("OPTIONS", "/api/items").await.unwrap();
+    assert_eq!(options.status(), 204);
+    assert_eq!(options.headers()["allow"], "GET, HEAD, OPTIONS, POST");
+
+    let deleted = send("DELETE", "/api/mixed").await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let other = send("PATCH", "/api/mixed").await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.text().await.unwrap(), "handler for PATCH");
+}

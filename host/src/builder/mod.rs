@@ -45,6 +45,10 @@ pub struct RouteSource {
     pub has_config: bool,
     /// Set for a static page, with the data functions it declares.
     pub page: Option<route_file::PageFns>,
+    /// The HTTP methods it has a function of its own for (`pub fn get`, ...).
+    pub methods: Vec<&'static str>,
+    /// Whether it exports `pub fn handler`, for the methods without one.
+    pub has_handler: bool,
     /// What it is written in.
     pub language: Language,
 }
@@ -97,6 +101,8 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
                     path: entry.path().to_path_buf(),
                     has_config: false,
                     page: None,
+                    methods: Vec::new(),
+                    has_handler: true,
                     language: Language::JavaScript,
                 },
             ));
@@ -118,6 +124,8 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<BuildReport> {
                 path: entry.path().to_path_buf(),
                 has_config: info.has_config,
                 page: info.page,
+                methods: info.methods,
+                has_handler: info.has_handler,
                 language: Language::Rust,
             },
         ));

@@ -9,7 +9,23 @@ pub struct RouteFileInfo {
     pub has_config: bool,
     /// Set when the file is a static page (`pub fn render`) rather than a handler.
     pub page: Option<PageFns>,
+    /// The per-method functions it exports (`pub fn get`, `post`, ...), as HTTP methods, in
+    /// [`METHODS`] order.
+    pub methods: Vec<&'static str>,
+    /// It exports `pub fn handler`, which takes the methods without a function of their own.
+    pub has_handler: bool,
 }
+
+/// The per-method functions a route file may export, by the method each answers.
+pub const METHODS: [(&str, &str); 7] = [
+    ("delete", "DELETE"),
+    ("get", "GET"),
+    ("head", "HEAD"),
+    ("options", "OPTIONS"),
+    ("patch", "PATCH"),
+    ("post", "POST"),
+    ("put", "PUT"),
+];
 
 /// Which of Next.js's data functions a page file declares.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,9 +54,12 @@ pub fn inspect(source: &str, place: &Place) -> anyhow::Result<RouteFileInfo> {
         return Ok(RouteFileInfo {
             has_config: false,
             page: None,
+            methods: Vec::new(),
+            has_handler: true,
         });
     };
     let mut handler = None;
+    let mut methods: Vec<&'static str> = Vec::new();
     let mut has_config = false;
     let (mut render, mut paths, mut props) = (false, false, false);
     for item in &file.items {
@@ -49,12 +68,18 @@ pub fn inspect(source: &str, place: &Place) -> anyhow::Result<RouteFileInfo> {
             syn::Item::Fn(f) if is_pub(&f.vis) && f.sig.ident == "get_static_paths" => paths = true,
             syn::Item::Fn(f) if is_pub(&f.vis) && f.sig.ident == "get_static_props" => props = true,
             syn::Item::Fn(f) if f.sig.ident == "handler" => handler = Some(is_pub(&f.vis)),
+            syn::Item::Fn(f) if is_pub(&f.vis) => {
+                if let Some((_, method)) = METHODS.iter().find(|(name, _)| f.sig.ident == name) {
+                    methods.push(method);
+                }
+            }
             syn::Item::Const(c) if c.ident == "CONFIG" && is_pub(&c.vis) => has_config = true,
             syn::Item::Static(s) if s.ident == "CONFIG" && is_pub(&s.vis) => has_config = true,
             syn::Item::Use(u) if is_pub(&u.vis) && exports_handler(&u.tree) => handler = Some(true),
             _ => {}
         }
     }
+    methods.sort_by_key(|method| METHODS.iter().position(|(_, m)| m == method));
     if handler.is_none() && render {
         let pattern = place.pattern;
         if place.is_api {
@@ -80,17 +105,28 @@ pub fn inspect(source: &str, place: &Place) -> anyhow::Result<RouteFileInfo> {
         return Ok(RouteFileInfo {
             has_config,
             page: Some(PageFns { paths, props }),
+            methods,
+            has_handler: false,
         });
     }
     match handler {
         Some(true) => Ok(RouteFileInfo {
             has_config,
             page: None,
+            methods,
+            has_handler: true,
+        }),
+        None if !methods.is_empty() => Ok(RouteFileInfo {
+            has_config,
+            page: None,
+            methods,
+            has_handler: false,
         }),
         Some(false) => bail!("`fn handler` must be `pub` so the route can export it"),
         None if place.is_api => bail!(
             "no `pub fn handler` found: a route file exports its handler like \
-             `pub fn handler(req: Request) -> Response`"
+             `pub fn handler(req: Request) -> Response`, or one function per method \
+             (`pub fn get(req: Request) -> Response`, `post`, `put`, `patch`, `delete`, ...)"
         ),
         None => bail!(
             "no `pub fn handler` or `pub fn render` found: a page exports \
@@ -188,7 +224,9 @@ mod tests {
             info,
             RouteFileInfo {
                 has_config: true,
-                page: None
+                page: None,
+                methods: Vec::new(),
+                has_handler: true,
             }
         );
         assert!(!inspect("pub fn handler() {}").unwrap().has_config);
@@ -197,6 +235,19 @@ mod tests {
                 .unwrap()
                 .has_config
         );
+    }
+
+    #[test]
+    fn finds_per_method_functions_with_or_without_a_handler() {
+        let info =
+            inspect("pub fn post(r: Request) {} pub fn get(r: Request) {} fn put() {}").unwrap();
+        assert_eq!(info.methods, ["GET", "POST"]);
+        assert!(!info.has_handler);
+        let both = inspect("pub fn handler(r: Request) {} pub fn delete(r: Request) {}").unwrap();
+        assert_eq!(both.methods, ["DELETE"]);
+        assert!(both.has_handler);
+        let error = inspect("fn get() {}").unwrap_err().to_string();
+        assert!(error.contains("one function per method"), "{error}");
     }
 
     #[test]
