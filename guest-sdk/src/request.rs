@@ -198,6 +198,30 @@ impl Request {
         &self.params
     }
 
+    /// The route params read into your own type (`[id]` as a number, say); a mismatch is a
+    /// `400` saying which param and why, like [`query_as`](Request::query_as).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use routelet_sdk::Request;
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Debug, Deserialize)]
+    /// struct Post { id: u64 }
+    ///
+    /// let req = Request::builder().url("/api/posts/7").param("id", "7").build().unwrap();
+    /// assert_eq!(req.params_as::<Post>().unwrap().id, 7);
+    /// let bad = Request::builder().url("/api/posts/x").param("id", "x").build().unwrap();
+    /// let error = bad.params_as::<Post>().unwrap_err();
+    /// assert_eq!(error.status(), 400);
+    /// assert!(error.message().starts_with("Invalid params"), "{}", error.message());
+    /// ```
+    pub fn params_as<'a, T: Deserialize<'a>>(&'a self) -> Result<T, Error> {
+        T::deserialize(crate::de::QueryDeserializer::new(&self.params))
+            .map_err(|e| Error::bad_request(crate::shape::explain("Invalid params", e)))
+    }
+
     /// The value of route param `name` (the `id` of `[id]`); for a catch-all, its first
     /// segment (use [`param_list`](Request::param_list) for all of them).
     pub fn param(&self, name: &str) -> Option<&str> {

@@ -300,9 +300,15 @@ const METHOD_AND_HANDLER_ROUTE: &str = "use routelet_sdk::{Request, Response};\n
     pub fn handler(req: Request) -> Response {\n    \
     Response::text(format!(\"handler for {}\", req.method()))\n}\n";
 
+const TYPED_PARAMS_ROUTE: &str = "use routelet_sdk::{Request, Response, Result};\n\n\
+    #[derive(serde::Deserialize)]\nstruct Item {\n    id: u32,\n}\n\n\
+    pub fn get(req: Request) -> Result<Response> {\n    \
+    let item: Item = req.params_as()?;\n    \
+    Ok(Response::text(format!(\"item {}\", item.id)))\n}\n";
+
 /// A route file may export one function per method (`pub fn get`, `post`, ...) instead of, or
 /// beside, `handler`; a method it has no function for is a 405 naming the others in `Allow`
-/// (OPTIONS a 204), HEAD is answered by `get`.
+/// (OPTIONS a 204), HEAD is answered by `get`; params can be read into a type.
 #[tokio::test]
 async fn per_method_functions_answer_their_methods_and_others_get_405() {
     let dist = crate::support::built_app(
@@ -310,6 +316,7 @@ async fn per_method_functions_answer_their_methods_and_others_get_405() {
         &[
             ("pages/api/items.rs", METHOD_ROUTE),
             ("pages/api/mixed.rs", METHOD_AND_HANDLER_ROUTE),
+            ("pages/api/items/[id].rs", TYPED_PARAMS_ROUTE),
         ],
     );
     let server = crate::support::Server::start(&dist);
@@ -338,4 +345,12 @@ async fn per_method_functions_answer_their_methods_and_others_get_405() {
     let other = send("PATCH", "/api/mixed").await.unwrap();
     assert_eq!(other.status(), 200);
     assert_eq!(other.text().await.unwrap(), "handler for PATCH");
+
+    // Typed params: `req.params_as::<T>()`, a mismatch a 400 that says why.
+    let item = send("GET", "/api/items/7").await.unwrap();
+    assert_eq!(item.text().await.unwrap(), "item 7");
+    let bad = send("GET", "/api/items/seven").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let said = bad.text().await.unwrap();
+    assert!(said.starts_with("Invalid params"), "{said}");
 }
