@@ -42,6 +42,8 @@ pub struct Error {
     message: String,
     headers: Vec<(String, String)>,
     detail: Option<String>,
+    /// The message is a JSON body, not text.
+    json: bool,
 }
 
 impl Error {
@@ -52,6 +54,33 @@ impl Error {
             message: message.into(),
             headers: Vec::new(),
             detail: None,
+            json: false,
+        }
+    }
+
+    /// An error answered with a JSON body, so a JSON API's errors need no `Ok(..)`:
+    /// `Err(Error::json(422, &json!({ "error": "email is taken" })))`. A value that cannot be
+    /// serialized is a 500, its reason kept for the log.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use routelet_sdk::{Error, IntoResponse};
+    ///
+    /// let res = Error::json(409, &serde_json::json!({ "error": "taken" })).into_response();
+    /// assert_eq!(res.status_code(), 409);
+    /// assert_eq!(res.header_value("content-type"), Some("application/json; charset=utf-8"));
+    /// assert_eq!(res.into_body_bytes().unwrap(), br#"{"error":"taken"}"#);
+    /// ```
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
+        match serde_json::to_string(value) {
+            Ok(body) => Error {
+                json: true,
+                ..Error::new(status, body)
+            },
+            Err(error) => Error::internal(format!(
+                "Error::json could not serialize the value: {error}"
+            )),
         }
     }
 
@@ -129,6 +158,11 @@ impl Error {
     /// The log-only detail of an internal error, if any.
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
+    }
+
+    /// Whether the message is a JSON body.
+    pub fn is_json(&self) -> bool {
+        self.json
     }
 
     pub(crate) fn into_parts(self) -> (u16, String, Vec<(String, String)>, Option<String>) {

@@ -266,11 +266,17 @@ impl IntoResponse for Response {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        let json = self.is_json();
         let (status, message, headers, detail) = self.into_parts();
         if let Some(detail) = detail {
             eprintln!("routelet: {status} {message}: {detail}");
         }
-        let mut response = Response::text(message).status(status);
+        let mut response = if json {
+            Response::bytes(JSON, message)
+        } else {
+            Response::text(message)
+        }
+        .status(status);
         for (name, value) in headers {
             response = response.header(name, value);
         }

@@ -304,7 +304,9 @@ const TYPED_PARAMS_ROUTE: &str = "use routelet_sdk::{Request, Response, Result};
     #[derive(serde::Deserialize)]\nstruct Item {\n    id: u32,\n}\n\n\
     pub fn get(req: Request) -> Result<Response> {\n    \
     let item: Item = req.params_as()?;\n    \
-    Ok(Response::text(format!(\"item {}\", item.id)))\n}\n";
+    Ok(Response::text(format!(\"item {}\", item.id)))\n}\n\n\
+    pub fn patch(_req: Request) -> Result<Response> {\n    \
+    Err(routelet_sdk::Error::json(409, &serde_json::json!({ \"error\": \"taken\" })))\n}\n";
 
 /// A route file may export one function per method (`pub fn get`, `post`, ...) instead of, or
 /// beside, `handler`; a method it has no function for is a 405 naming the others in `Allow`
@@ -353,4 +355,13 @@ async fn per_method_functions_answer_their_methods_and_others_get_405() {
     assert_eq!(bad.status(), 400);
     let said = bad.text().await.unwrap();
     assert!(said.starts_with("Invalid params"), "{said}");
+
+    // `Error::json`: a JSON error body without `Ok(..)`.
+    let taken = send("PATCH", "/api/items/7").await.unwrap();
+    assert_eq!(taken.status(), 409);
+    assert_eq!(
+        taken.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(taken.text().await.unwrap(), r#"{"error":"taken"}"#);
 }
