@@ -63,7 +63,8 @@ pub struct Rewritten {
 }
 
 impl CustomRoutes {
-    /// Reads and checks `[[redirects]]` and `[[headers]]`; the first bad entry is the error.
+    /// Reads and checks `basePath`, `trailingSlash`, `[[redirects]]`, `rewrites` and
+    /// `[[headers]]`; the first bad entry is the error.
     pub fn from_config(config: &AppConfig) -> anyhow::Result<Self> {
         let base = base_path(config)?;
         let redirects: Vec<RedirectEntry> = config.section("redirects")?;
