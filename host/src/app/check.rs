@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use routelet_router::is_api_route;
 use wasmtime::component::Component;
 
+use super::custom_routes::CustomRoutes;
 use super::public_files::PublicFiles;
 use crate::config::AppConfig;
 use crate::dist::{Dist, RouteFile};
@@ -33,8 +34,8 @@ pub struct CheckedApp {
     pub public: PublicFiles,
     /// `[limits]`: what pages run under.
     pub app_limits: RouteLimits,
-    /// `[[redirects]]` and `[[headers]]`.
-    pub custom: super::custom_routes::CustomRoutes,
+    /// `redirects`, `rewrites`, `headers`, `basePath` and `trailingSlash`.
+    pub custom: CustomRoutes,
 }
 
 /// One route of a checked dist.
@@ -112,8 +113,7 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
             config: config.route(route.pattern()),
         })
         .collect();
-    check_config(&config, &setups)?;
-    let custom = super::custom_routes::CustomRoutes::from_config(&config)?;
+    let custom = check_config(&config, &setups)?;
     let app_limits = RouteLimits::app(&config.section(LIMITS)?, &engine.limits)?;
     let mut routes = Vec::with_capacity(components.len());
     for (((route, file), compiled), setup) in files.iter().zip(components).zip(&setups) {
@@ -147,16 +147,17 @@ pub fn check(dist: Dist, engine: &Engine, cache: &CompileCache) -> anyhow::Resul
 }
 
 /// Checks `routelet.toml` against the routes it configures, opening nothing: sections and keys
-/// no one reads, routes that do not exist, and every factor's own check. `routelet build` runs
-/// the same check.
-pub fn check_config(config: &AppConfig, routes: &[RouteSetup<'_>]) -> anyhow::Result<()> {
+/// no one reads, routes that do not exist, every factor's own check and the custom routes,
+/// which it returns checked. `routelet build` runs the same check.
+pub fn check_config(config: &AppConfig, routes: &[RouteSetup<'_>]) -> anyhow::Result<CustomRoutes> {
     check_known(config, routes.iter().map(|r| r.pattern))?;
     config.section::<LimitsConfig>(LIMITS)?;
-    super::custom_routes::CustomRoutes::from_config(config)?;
+    let custom = CustomRoutes::from_config(config)?;
     for route in routes {
         route_limits(route)?;
     }
-    registry::check(config, routes)
+    registry::check(config, routes)?;
+    Ok(custom)
 }
 
 /// Refuses sections and route keys no one reads, and routes that do not exist.

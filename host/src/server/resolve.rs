@@ -146,11 +146,8 @@ pub fn resolve<'a>(
         if let Some(found) = files_and_routes(app, &target.path, false) {
             return Ok(Some(found));
         }
-        if step(Phase::AfterFiles, &mut target)?
-            && let Some(found) = files_and_routes(app, &target.path, true)
-        {
-            return Ok(Some(found));
-        }
+        // Rewritten or not, the path goes on to the dynamic routes.
+        step(Phase::AfterFiles, &mut target)?;
         if let Some(found) = files_and_routes(app, &target.path, true) {
             return Ok(Some(found));
         }

@@ -44,68 +44,62 @@ impl FleetPages {
         }
         let client = self.control.client().await?;
         let generated_ms = i64::try_from(page.generated_ms).unwrap_or(i64::MAX);
-        let changed = bounded(
+        // One round trip: the notification goes out only when the row changed, and at commit.
+        bounded(
             &self.control,
             client.execute(
-                "INSERT INTO routelet_control.pages AS kept
-                     (deployment, path, generated_ms, saved_at, page)
-                 VALUES ($1, $2, $3, clock_timestamp(), $4)
-                 ON CONFLICT (deployment, path) DO UPDATE
-                     SET generated_ms = EXCLUDED.generated_ms, saved_at = EXCLUDED.saved_at,
-                         page = EXCLUDED.page
-                     WHERE kept.generated_ms < EXCLUDED.generated_ms",
-                &[&self.deployment, &path, &generated_ms, &page.encode()],
+                "WITH saved AS (
+                     INSERT INTO routelet_control.pages AS kept
+                         (deployment, path, generated_ms, saved_at, page)
+                     VALUES ($1, $2, $3, clock_timestamp(), $4)
+                     ON CONFLICT (deployment, path) DO UPDATE
+                         SET generated_ms = EXCLUDED.generated_ms,
+                             saved_at = EXCLUDED.saved_at, page = EXCLUDED.page
+                         WHERE kept.generated_ms < EXCLUDED.generated_ms
+                     RETURNING 1
+                 )
+                 SELECT pg_notify($5, 'pages') FROM saved",
+                &[
+                    &self.deployment,
+                    &path,
+                    &generated_ms,
+                    &page.encode(),
+                    &CHANNEL,
+                ],
             ),
         )
         .await?;
-        if changed > 0 {
-            bounded(
-                &self.control,
-                client.execute("SELECT pg_notify($1, 'pages')", &[&CHANNEL]),
-            )
-            .await?;
-        }
         Ok(())
     }
 
     async fn changes_now(&self) -> anyhow::Result<Vec<(String, KeptPage)>> {
         let since = *self.read_at.lock().unwrap_or_else(|e| e.into_inner());
         let client = self.control.client().await?;
-        let rows = match since {
-            None => {
-                bounded(
-                    &self.control,
-                    client.query(
-                        "SELECT path, page, now() FROM routelet_control.pages
-                         WHERE deployment = $1",
-                        &[&self.deployment],
-                    ),
-                )
-                .await?
-            }
-            Some(at) => {
-                bounded(
-                    &self.control,
-                    client.query(
-                        "SELECT path, page, now() FROM routelet_control.pages
-                         WHERE deployment = $1 AND saved_at > $2",
-                        &[&self.deployment, &(at - LOOKBACK)],
-                    ),
-                )
-                .await?
-            }
-        };
-        let now: SystemTime = match rows.first() {
-            Some(row) => row.get(2),
-            None => bounded(&self.control, client.query_one("SELECT now()", &[]))
-                .await?
-                .get(0),
-        };
+        // One round trip whether or not anything changed: the database's clock comes back in
+        // the one row a left join of nothing still gives.
+        let rows = bounded(
+            &self.control,
+            client.query(
+                "SELECT clock.at, kept.path, kept.page
+                 FROM (SELECT now() AS at) AS clock
+                 LEFT JOIN routelet_control.pages AS kept
+                     ON kept.deployment = $1
+                     AND ($2::timestamptz IS NULL OR kept.saved_at > $2)",
+                &[&self.deployment, &since.map(|at| at - LOOKBACK)],
+            ),
+        )
+        .await?;
+        let now: SystemTime = rows
+            .first()
+            .map(|row| row.get(0))
+            .ok_or_else(|| anyhow::anyhow!("the control plane gave no time"))?;
         *self.read_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         let mut pages = Vec::with_capacity(rows.len());
         for row in rows {
-            let path: String = row.get(0);
-            match KeptPage::decode(row.get(1)) {
+            let Some(path) = row.get::<_, Option<String>>(1) else {
+                continue;
+            };
+            match KeptPage::decode(row.get(2)) {
                 Ok(page) => pages.push((path, page)),
                 Err(error) => tracing::warn!(
                     "the control plane's page {path} of deployment {} is skipped: {error:#}",
